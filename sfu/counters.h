@@ -1,0 +1,53 @@
+/* Per-worker traffic counters: plain integers written only by their worker thread and copied to the
+ * control thread through the message queue (never read across threads in place). */
+#ifndef LG_COUNTERS_H
+#define LG_COUNTERS_H
+
+#include <stdint.h>
+
+/* X(ENUM, "metric label"): why a received packet was dropped. Add reasons at the end. */
+#define LG_DROP_MAP(X)                                                                             \
+    X(UNKNOWN_PROTOCOL, "unknown_protocol")                                                        \
+    X(UNKNOWN_SOURCE, "unknown_source")                                                            \
+    X(STUN_MALFORMED, "stun_malformed")                                                            \
+    X(STUN_BAD_FINGERPRINT, "stun_bad_fingerprint")                                                \
+    X(STUN_UNKNOWN_USER, "stun_unknown_user")                                                      \
+    X(STUN_BAD_INTEGRITY, "stun_bad_integrity")                                                    \
+    X(STUN_UNEXPECTED, "stun_unexpected")                                                          \
+    X(TRUNCATED, "truncated")
+
+typedef enum {
+#define LG_DROP_ENUM(e, label) LG_DROP_##e,
+    LG_DROP_MAP(LG_DROP_ENUM)
+#undef LG_DROP_ENUM
+        LG_DROP_COUNT
+} lg_drop_reason_t;
+
+typedef struct {
+    uint64_t packets_in;
+    uint64_t bytes_in;
+    uint64_t packets_out;
+    uint64_t bytes_out;
+    uint64_t send_errors;
+    uint64_t drops[LG_DROP_COUNT];
+    uint64_t loop_lag_us_max; /* worst event-loop lag since the previous snapshot */
+    uint64_t loop_lag_us_last;
+} lg_counters_t;
+
+/* Metric label for a drop reason ("stun_malformed"). */
+static inline const char *lg_drop_label(int reason)
+{
+    static const char *labels[] = {
+#define LG_DROP_LABEL(e, label) label,
+        LG_DROP_MAP(LG_DROP_LABEL)
+#undef LG_DROP_LABEL
+    };
+    return reason >= 0 && reason < LG_DROP_COUNT ? labels[reason] : "unknown";
+}
+
+static inline void lg_count_drop(lg_counters_t *c, lg_drop_reason_t reason)
+{
+    c->drops[reason]++;
+}
+
+#endif

@@ -1,0 +1,86 @@
+/* Prometheus text format: one HELP/TYPE block per metric family, one sample per worker/label. */
+#include "sfu/metrics.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t len;
+    int overflow;
+} out_t;
+
+static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(out_t *o, const char *fmt, ...)
+{
+    if (o->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len)
+        o->overflow = 1;
+    else
+        o->len += (size_t)n;
+}
+
+static void family(out_t *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP legation_%s %s\n# TYPE legation_%s %s\n", name, help, name, type);
+}
+
+typedef struct {
+    const char *name;
+    const char *help;
+    size_t offset; /* of a uint64_t in lg_counters_t */
+} counter_family_t;
+
+static const counter_family_t COUNTERS[] = {
+    {"packets_received_total", "UDP datagrams received by the worker",
+     offsetof(lg_counters_t, packets_in)},
+    {"bytes_received_total", "UDP payload bytes received by the worker",
+     offsetof(lg_counters_t, bytes_in)},
+    {"packets_sent_total", "UDP datagrams sent by the worker", offsetof(lg_counters_t, packets_out)},
+    {"bytes_sent_total", "UDP payload bytes sent by the worker", offsetof(lg_counters_t, bytes_out)},
+    {"send_errors_total", "datagrams the kernel refused to send",
+     offsetof(lg_counters_t, send_errors)},
+};
+
+static uint64_t field(const lg_counters_t *c, size_t off)
+{
+    return *(const uint64_t *)((const char *)c + off);
+}
+
+long lg_metrics_render(const lg_metrics_view_t *v, char *buf, size_t cap)
+{
+    out_t o = {buf, cap, 0, cap == 0};
+    family(&o, "build_info", "gauge", "version of the running relay");
+    put(&o, "legation_build_info{version=\"%s\"} 1\n", LG_VERSION);
+    family(&o, "workers", "gauge", "media worker threads");
+    put(&o, "legation_workers %d\n", v->nworkers);
+    for (size_t f = 0; f < sizeof COUNTERS / sizeof COUNTERS[0]; f++) {
+        family(&o, COUNTERS[f].name, "counter", COUNTERS[f].help);
+        for (int w = 0; w < v->nworkers; w++)
+            put(&o, "legation_%s{worker=\"%d\"} %" PRIu64 "\n", COUNTERS[f].name, w,
+                field(&v->workers[w], COUNTERS[f].offset));
+    }
+    family(&o, "packets_dropped_total", "counter", "received packets dropped, by reason");
+    for (int w = 0; w < v->nworkers; w++)
+        for (int d = 0; d < LG_DROP_COUNT; d++)
+            put(&o, "legation_packets_dropped_total{worker=\"%d\",reason=\"%s\"} %" PRIu64 "\n", w,
+                lg_drop_label(d), v->workers[w].drops[d]);
+    family(&o, "event_loop_lag_seconds", "gauge",
+           "worst lateness of a 100 ms timer since the previous refresh");
+    put(&o, "legation_event_loop_lag_seconds{thread=\"control\"} %.6f\n",
+        (double)v->control_lag_us_max / 1e6);
+    for (int w = 0; w < v->nworkers; w++)
+        put(&o, "legation_event_loop_lag_seconds{thread=\"worker-%d\"} %.6f\n", w,
+            (double)v->workers[w].loop_lag_us_max / 1e6);
+    if (o.overflow)
+        return -1;
+    return (long)o.len;
+}

@@ -1,0 +1,63 @@
+/* A media worker: one thread, one uv loop, the UDP sockets of its port, and the rooms pinned to
+ * it. It talks to the control thread only through message queues (sfu/mq.h). */
+#ifndef LG_WORKER_H
+#define LG_WORKER_H
+
+#include <uv.h>
+
+#include "sfu/config.h"
+#include "sfu/counters.h"
+#include "sfu/mq.h"
+#include "sfu/udp_io.h"
+
+/* Control -> worker messages. */
+enum { WORKER_MSG_STOP = 0, WORKER_MSG_STATS_REQ, WORKER_MSG_COUNT };
+
+/* Worker -> control messages (handled by the control thread's table). */
+enum { CONTROL_MSG_STATS = 0, CONTROL_MSG_COUNT };
+
+typedef struct {
+    lg_msg_t hdr; /* CONTROL_MSG_STATS */
+    int worker;
+    uint64_t seq; /* echoes the request's seq */
+    lg_counters_t counters;
+} worker_stats_msg_t;
+
+typedef struct {
+    lg_msg_t hdr; /* WORKER_MSG_STATS_REQ */
+    uint64_t seq;
+} worker_stats_req_t;
+
+typedef struct lg_worker {
+    int index;
+    const lg_config_t *cfg;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    lg_mq_t inbox;    /* control -> this worker */
+    lg_mq_t *control; /* this worker -> control; outlives the worker */
+    int nudp;
+    int udp_started; /* udp[0..udp_started) own their fds */
+    int udp_fds[LG_CONFIG_MAX_ADDRS]; /* bound by the control thread, owned by udp[] once run */
+    udp_io_t udp[LG_CONFIG_MAX_ADDRS];
+    uv_timer_t lag_timer;
+    uint64_t lag_expected_ns;
+    lg_counters_t counters; /* written only on this worker's thread */
+    int running;
+} lg_worker_t;
+
+/* Control thread, before start: binds the worker's sockets (cfg media addresses, port
+ * media_port + index). Returns 0, or LG_EIO with err naming the address and reason. */
+int lg_worker_bind(lg_worker_t *w, int index, const lg_config_t *cfg, char *err, size_t errlen);
+
+/* Control thread: sets up the loop and inbox and starts the thread. `control` receives the
+ * worker's events. Returns 0 or a negative error; on error nothing is left running. */
+int lg_worker_start(lg_worker_t *w, lg_mq_t *control);
+
+/* Control thread: posts a message to the worker (ownership passes). */
+int lg_worker_post(lg_worker_t *w, lg_msg_t *msg);
+
+/* Control thread: asks the worker to close every handle, joins the thread, frees everything.
+ * Safe to call on a worker that was bound but never started. */
+void lg_worker_stop(lg_worker_t *w);
+
+#endif
