@@ -147,6 +147,76 @@ PATH_SETTER(tls_key)
 PATH_SETTER(dtls_cert)
 PATH_SETTER(dtls_key)
 PATH_SETTER(web_root)
+PATH_SETTER(secret_file)
+PATH_SETTER(audit_log)
+
+static int set_audience(lg_config_t *c, const char *v, char *why, size_t n)
+{
+    if (!*v) {
+        snprintf(why, n, "expected a non-empty audience");
+        return LG_EINVAL;
+    }
+    return copy_str(c->audience, sizeof c->audience, v, why, n);
+}
+
+static int set_public_url(lg_config_t *c, const char *v, char *why, size_t n)
+{
+    if (strncmp(v, "https://", 8) != 0) {
+        snprintf(why, n, "expected an https:// URL, got '%s'", v);
+        return LG_EINVAL;
+    }
+    return copy_str(c->public_url, sizeof c->public_url, v, why, n);
+}
+
+/* Comma-separated PEM paths, each optionally "kid=path". */
+static int set_public_keys(lg_config_t *c, const char *v, char *why, size_t n)
+{
+    char buf[LG_CONFIG_MAX_KEYS * LG_CONFIG_PATH_MAX];
+    if (copy_str(buf, sizeof buf, v, why, n) != 0)
+        return LG_EINVAL;
+    int count = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (isspace((unsigned char)*tok))
+            tok++;
+        if (count == LG_CONFIG_MAX_KEYS || !*tok) {
+            snprintf(why, n, "expected up to %d comma-separated PEM files", LG_CONFIG_MAX_KEYS);
+            return LG_EINVAL;
+        }
+        if (copy_str(c->public_keys[count++], LG_CONFIG_PATH_MAX, tok, why, n) != 0)
+            return LG_EINVAL;
+    }
+    c->public_key_count = count;
+    return 0;
+}
+
+#define INT_SETTER(field, lo, hi, what)                                                            \
+    static int set_##field(lg_config_t *c, const char *v, char *why, size_t n)                     \
+    {                                                                                              \
+        long x;                                                                                    \
+        if (parse_int(v, lo, hi, &x) != 0) {                                                       \
+            snprintf(why, n, "expected %s %d..%d, got '%s'", what, lo, hi, v);                     \
+            return LG_EINVAL;                                                                      \
+        }                                                                                          \
+        c->field = (int)x;                                                                         \
+        return 0;                                                                                  \
+    }
+INT_SETTER(token_skew_s, 0, 3600, "seconds")
+INT_SETTER(max_participants, 2, 10000, "a participant count")
+INT_SETTER(empty_room_grace_s, 0, 86400, "seconds")
+
+static int set_lobby(lg_config_t *c, const char *v, char *why, size_t n)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "true") == 0)
+        c->lobby = 1;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "false") == 0)
+        c->lobby = 0;
+    else {
+        snprintf(why, n, "expected on or off, got '%s'", v);
+        return LG_EINVAL;
+    }
+    return 0;
+}
 
 static int set_stats_interval(lg_config_t *c, const char *v, char *why, size_t n)
 {
@@ -175,6 +245,17 @@ static const config_key_t KEYS[] = {
     {"dtls-key", "FILE", set_dtls_key, "DTLS private key (PEM); default: generated"},
     {"web-root", "DIR", set_web_root, "browser client files (default: the installed web root)"},
     {"stats-interval", "MS", set_stats_interval, "worker counter refresh period (default 1000)"},
+    {"secret-file", "FILE", set_secret_file, "HS256 token secret (default: STATE/secret, generated)"},
+    {"audience", "AUD", set_audience, "required `aud` claim of join tokens (default legation)"},
+    {"public-keys", "[KID=]PEM,..", set_public_keys, "ES256/EdDSA public keys that sign tokens"},
+    {"token-skew", "SECONDS", set_token_skew_s, "clock skew allowed on exp/nbf/iat (default 30)"},
+    {"public-url", "URL", set_public_url, "base of join links (default https://localhost:PORT/)"},
+    {"max-participants", "N", set_max_participants, "per room, lobby included (default 100)"},
+    {"empty-room-grace", "SECONDS", set_empty_room_grace_s, "an empty room closes after this "
+                                                            "(default 60)"},
+    {"lobby", "on|off", set_lobby, "non-moderators wait for a moderator to admit them "
+                                   "(default off; moderators can switch it per room)"},
+    {"audit-log", "FILE", set_audit_log, "hash-chained audit log (default STATE/audit.log)"},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])
 
@@ -203,6 +284,10 @@ void lg_config_defaults(lg_config_t *cfg)
     cfg->workers = ncpu < 1 ? 1 : (ncpu > 64 ? 64 : (int)ncpu);
     cfg->log_level = LG_LOG_INFO;
     cfg->stats_interval_ms = 1000;
+    snprintf(cfg->audience, sizeof cfg->audience, "legation");
+    cfg->token_skew_s = 30;
+    cfg->max_participants = 100;
+    cfg->empty_room_grace_s = 60;
 }
 
 int lg_config_set(lg_config_t *cfg, const char *key, const char *value, const char *origin,
@@ -339,7 +424,21 @@ int lg_config_validate(const lg_config_t *cfg, char *err, size_t errlen)
 void lg_config_print_help(FILE *out)
 {
     fprintf(out, "Settings (config file `key = value`, or flag `--key VALUE`):\n");
-    fprintf(out, "  --%-14s %-10s %s\n", "config", "FILE", "read settings from FILE here");
+    fprintf(out, "  --%-17s %-13s %s\n", "config", "FILE", "read settings from FILE here");
     for (size_t i = 0; i < NKEYS; i++)
-        fprintf(out, "  --%-14s %-10s %s\n", KEYS[i].key, KEYS[i].arg, KEYS[i].help);
+        fprintf(out, "  --%-17s %-13s %s\n", KEYS[i].key, KEYS[i].arg, KEYS[i].help);
+}
+
+void lg_config_join_url(const lg_config_t *cfg, char *out, size_t cap)
+{
+    if (cfg->public_url[0]) {
+        size_t n = strlen(cfg->public_url);
+        snprintf(out, cap, "%s%s", cfg->public_url, cfg->public_url[n - 1] == '/' ? "" : "/");
+        return;
+    }
+    const char *h = cfg->listen_host;
+    int v6 = strchr(h, ':') != NULL;
+    snprintf(out, cap, "https://%s%s%s:%u/", v6 ? "[" : "",
+             strcmp(h, "127.0.0.1") == 0 || strcmp(h, "0.0.0.0") == 0 ? "localhost" : h,
+             v6 ? "]" : "", cfg->listen_port);
 }

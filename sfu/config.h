@@ -11,6 +11,7 @@
 
 #define LG_CONFIG_MAX_ADDRS 4
 #define LG_CONFIG_PATH_MAX 512
+#define LG_CONFIG_MAX_KEYS 8
 
 typedef struct {
     char state_dir[LG_CONFIG_PATH_MAX];
@@ -27,6 +28,17 @@ typedef struct {
     char dtls_key[LG_CONFIG_PATH_MAX];
     char web_root[LG_CONFIG_PATH_MAX]; /* browser client files; empty: built-in default */
     int stats_interval_ms;             /* how often the control thread refreshes worker counters */
+    /* signaling */
+    char secret_file[LG_CONFIG_PATH_MAX]; /* HS256 secret; empty: state_dir/secret (generated) */
+    char audience[64];                    /* expected `aud` of join tokens */
+    int public_key_count;
+    char public_keys[LG_CONFIG_MAX_KEYS][LG_CONFIG_PATH_MAX]; /* PEM files, "path" or "kid=path" */
+    int token_skew_s;
+    char public_url[256]; /* base of join links; empty: https://localhost:PORT/ */
+    int max_participants; /* per room, lobby included */
+    int empty_room_grace_s;
+    int lobby; /* new rooms hold non-moderators in a lobby */
+    char audit_log[LG_CONFIG_PATH_MAX]; /* empty: state_dir/audit.log */
 } lg_config_t;
 
 /* Fills defaults: state dir /var/lib/legation (root) or ~/.local/state/legation, listen
@@ -51,6 +63,9 @@ int lg_config_parse_args(lg_config_t *cfg, int argc, char **argv, int first, cha
 
 /* Checks cross-key constraints (ports fit in 16 bits with the workers added). */
 int lg_config_validate(const lg_config_t *cfg, char *err, size_t errlen);
+
+/* The base of join links ("https://host:port/"): public-url, or derived from listen. */
+void lg_config_join_url(const lg_config_t *cfg, char *out, size_t cap);
 
 /* Writes the table of keys, their defaults and meaning (for --help). */
 void lg_config_print_help(FILE *out);

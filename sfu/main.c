@@ -1,9 +1,17 @@
 /* The legation command: runs the relay, or one of its tools (cert, audit verify). */
 #include "certs/certs.h"
 #include "sfu/config.h"
+#include "sfu/fs.h"
 #include "sfu/lg_error.h"
 #include "sfu/log.h"
 #include "sfu/relay.h"
+#include "signaling/audit.h"
+#include "signaling/auth.h"
+#include "signaling/secret.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +25,10 @@ static void usage(FILE *out)
     fprintf(out, "usage: legation [run] [--key VALUE ...]   run the relay (default)\n"
                  "       legation cert [--key VALUE ...]    print the DTLS certificate "
                  "fingerprint\n"
+                 "       legation token --room R --name N --role moderator|participant|observer\n"
+                 "                      [--sub ID] [--ttl 1h] [--token-only] [--key VALUE ...]\n"
+                 "                                          mint a dev HS256 join token and link\n"
+                 "       legation audit verify FILE         check an audit log's hash chain\n"
                  "       legation --help | --version\n\n");
     lg_config_print_help(out);
 }
@@ -76,12 +88,140 @@ static int cmd_cert(lg_config_t *cfg, int argc, char **argv)
     return 0;
 }
 
+/* "90", "90s", "30m", "1h", "2d" -> seconds; -1 if malformed. */
+static long parse_ttl(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    long mult = 1;
+    if (end == s || v <= 0)
+        return -1;
+    if (*end == 'm')
+        mult = 60;
+    else if (*end == 'h')
+        mult = 3600;
+    else if (*end == 'd')
+        mult = 86400;
+    else if (*end != 's' && *end != '\0')
+        return -1;
+    if (*end && end[1] != '\0')
+        return -1;
+    return v > 366L * 86400 / mult ? -1 : v * mult;
+}
+
+typedef struct {
+    auth_claims_t claims;
+    long ttl;
+    int token_only;
+} token_args_t;
+
+/* Takes the token's own flags out of argv (compacting it) and leaves config flags in place. */
+static int token_args(token_args_t *t, int *argc, char **argv)
+{
+    int out = 2;
+    for (int i = 2; i < *argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < *argc ? argv[i + 1] : NULL;
+        char *dst = NULL;
+        size_t cap = 0;
+        if (strcmp(a, "--token-only") == 0) {
+            t->token_only = 1;
+            continue;
+        }
+        if (strcmp(a, "--room") == 0) {
+            dst = t->claims.room;
+            cap = sizeof t->claims.room;
+        } else if (strcmp(a, "--name") == 0) {
+            dst = t->claims.name;
+            cap = sizeof t->claims.name;
+        } else if (strcmp(a, "--sub") == 0) {
+            dst = t->claims.sub;
+            cap = sizeof t->claims.sub;
+        } else if (strcmp(a, "--role") != 0 && strcmp(a, "--ttl") != 0) {
+            argv[out++] = argv[i];
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "legation token: option %s needs a value\n", a);
+            return EXIT_USAGE;
+        }
+        i++;
+        if (dst) {
+            snprintf(dst, cap, "%s", v);
+        } else if (strcmp(a, "--role") == 0 && auth_role_parse(v, &t->claims.role) != 0) {
+            fprintf(stderr, "legation token: --role must be moderator, participant or observer\n");
+            return EXIT_USAGE;
+        } else if (strcmp(a, "--ttl") == 0 && (t->ttl = parse_ttl(v)) < 0) {
+            fprintf(stderr, "legation token: --ttl '%s' is not a duration like 90s, 30m, 1h, 2d\n",
+                    v);
+            return EXIT_USAGE;
+        }
+    }
+    *argc = out;
+    if (!t->claims.room[0] || !t->claims.name[0] || !t->claims.role) {
+        fprintf(stderr, "legation token: --room, --name and --role are required\n");
+        return EXIT_USAGE;
+    }
+    if (!t->claims.sub[0])
+        snprintf(t->claims.sub, sizeof t->claims.sub, "%s", t->claims.name);
+    return 0;
+}
+
+static int cmd_token(lg_config_t *cfg, int argc, char **argv)
+{
+    token_args_t t;
+    memset(&t, 0, sizeof t);
+    t.ttl = 3600;
+    int rc = token_args(&t, &argc, argv);
+    if (rc == 0)
+        rc = configure(cfg, argc, argv, 2);
+    if (rc != 0)
+        return rc;
+    char err[512], path[LG_CONFIG_PATH_MAX + 16], token[AUTH_TOKEN_MAX], base[300];
+    uint8_t secret[SECRET_MAX];
+    size_t slen;
+    int create = cfg->secret_file[0] == '\0';
+    if (create)
+        snprintf(path, sizeof path, "%s/secret", cfg->state_dir);
+    else
+        snprintf(path, sizeof path, "%s", cfg->secret_file);
+    if ((create && lg_make_dirs(cfg->state_dir, err, sizeof err) != 0) ||
+        secret_load(path, create, secret, &slen, err, sizeof err) != 0) {
+        fprintf(stderr, "legation: %s\n", err);
+        return 1;
+    }
+    snprintf(t.claims.aud, sizeof t.claims.aud, "%s", cfg->audience);
+    rc = auth_mint_hs256(secret, slen, &t.claims, t.ttl, (int64_t)time(NULL), token, sizeof token);
+    if (rc != 0) {
+        fprintf(stderr, "legation token: cannot mint: %s (room must be 1..64 of A-Z a-z 0-9 _ . -)\n",
+                lg_strerror(rc));
+        return rc == LG_EINVAL ? EXIT_USAGE : 1;
+    }
+    lg_config_join_url(cfg, base, sizeof base);
+    if (t.token_only)
+        printf("%s\n", token);
+    else
+        printf("%s#token=%s\n", base, token);
+    return 0;
+}
+
+static int cmd_audit(lg_config_t *cfg, int argc, char **argv)
+{
+    if (argc != 4 || strcmp(argv[2], "verify") != 0) {
+        fprintf(stderr, "usage: legation audit verify FILE\n");
+        return EXIT_USAGE;
+    }
+    return audit_verify_main(argv[3], stdout);
+}
+
 static const struct {
     const char *name;
     command_fn fn;
 } COMMANDS[] = {
     {"run", cmd_run},
     {"cert", cmd_cert},
+    {"token", cmd_token},
+    {"audit", cmd_audit},
 };
 
 int main(int argc, char **argv)

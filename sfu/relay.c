@@ -1,6 +1,7 @@
 /* The control thread: brings the relay up in an order where every failure is reported before
  * anything serves, runs the loop, and tears down in reverse on SIGINT/SIGTERM. */
 #include "sfu/relay.h"
+#include "sfu/fs.h"
 #include "sfu/lg_error.h"
 #include "sfu/log.h"
 #include "sfu/metrics.h"
@@ -93,25 +94,6 @@ static long route_metrics(void *ctx, char *buf, size_t cap, const char **type)
     return lg_metrics_render(&v, buf, cap);
 }
 
-static int make_state_dir(const char *dir, char *err, size_t errlen)
-{
-    char tmp[LG_CONFIG_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            goto fail;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        goto fail;
-    return 0;
-fail:
-    snprintf(err, errlen, "state directory %s: cannot create %s: %s", dir, tmp, strerror(errno));
-    return LG_EIO;
-}
 
 static int start_http(lg_relay_t *r, char *err, size_t errlen)
 {
@@ -198,7 +180,7 @@ int lg_relay_init(lg_relay_t *r, const lg_config_t *cfg, char *err, size_t errle
     lg_mq_init(&r->inbox, &r->loop, CONTROL_HANDLERS, CONTROL_MSG_COUNT, r);
     lg_certs_config_t cc = {cfg->state_dir, cfg->dtls_cert, cfg->dtls_key, cfg->tls_cert,
                             cfg->tls_key};
-    rc = make_state_dir(cfg->state_dir, err, errlen);
+    rc = lg_make_dirs(cfg->state_dir, err, errlen);
     if (rc == 0)
         rc = lg_certs_load(&r->certs, &cc, err, errlen);
     if (rc == 0)

@@ -21,9 +21,33 @@ struct http_server {
     uv_loop_t *loop;
 };
 
-typedef struct {
-    char *body; /* response being written, owned */
+#define WS_DEFAULT_MAX (64 * 1024)
+#define WS_QUEUE_MAX (1024 * 1024)
+
+typedef struct ws_out {
+    struct ws_out *next;
     size_t len;
+    uint8_t buf[]; /* LWS_PRE bytes of headroom, then the message */
+} ws_out_t;
+
+struct ws_conn {
+    struct lws *wsi;
+    http_server_t *srv;
+    void *session;
+    ws_out_t *head, *tail;
+    size_t queued;
+    char *rx;
+    size_t rxlen;
+    int closing;
+    int close_code;
+    char close_reason[96];
+};
+
+/* lws's per-connection user data, shared by the HTTP and WebSocket roles of the protocol. */
+typedef struct {
+    char *body; /* HTTP response being written, owned */
+    size_t len;
+    ws_conn_t *ws; /* set once upgraded */
 } http_session_t;
 
 static const struct {
@@ -148,6 +172,136 @@ static int on_writeable(struct lws *wsi, http_session_t *hs)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+int ws_conn_send(ws_conn_t *c, const char *text, size_t len)
+{
+    if (c->closing)
+        return LG_ESTATE;
+    if (c->queued + len > WS_QUEUE_MAX)
+        return LG_EFULL;
+    ws_out_t *o = malloc(sizeof *o + LWS_PRE + len);
+    if (!o)
+        return LG_ENOMEM;
+    o->next = NULL;
+    o->len = len;
+    memcpy(o->buf + LWS_PRE, text, len);
+    if (c->tail)
+        c->tail->next = o;
+    else
+        c->head = o;
+    c->tail = o;
+    c->queued += len;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void ws_conn_close(ws_conn_t *c, int code, const char *reason)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+    lws_callback_on_writable(c->wsi);
+}
+
+static int confirm_upgrade(struct lws *wsi, const char *proto)
+{
+    const http_server_t *s = lws_vhost_user(lws_get_vhost(wsi));
+    char uri[64] = "";
+    lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI);
+    if (!s->opts.ws || !proto || strcmp(proto, "websocket") != 0 || strcmp(uri, "/ws") != 0) {
+        lws_return_http_status(wsi, 403, NULL);
+        return 1;
+    }
+    return 0;
+}
+
+static int ws_established(struct lws *wsi, http_session_t *hs)
+{
+    http_server_t *s = lws_vhost_user(lws_get_vhost(wsi));
+    memset(hs, 0, sizeof *hs);
+    ws_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    c->wsi = wsi;
+    c->srv = s;
+    hs->ws = c;
+    char remote[64] = "";
+    lws_get_peer_simple(wsi, remote, sizeof remote);
+    c->session = s->opts.ws->on_open(s->opts.ws->ctx, c, remote);
+    return c->session ? 0 : -1;
+}
+
+static int ws_receive(struct lws *wsi, ws_conn_t *c, const void *in, size_t len)
+{
+    size_t max = c->srv->opts.ws_max_message ? c->srv->opts.ws_max_message : WS_DEFAULT_MAX;
+    if (lws_frame_is_binary(wsi)) {
+        static const char msg[] = "binary messages are not part of the protocol";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (uint8_t *)msg, sizeof msg - 1);
+        return -1;
+    }
+    if (c->rxlen + len > max) {
+        static const char msg[] = "message too large";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (uint8_t *)msg, sizeof msg - 1);
+        return -1;
+    }
+    char *grown = realloc(c->rx, c->rxlen + len + 1);
+    if (!grown)
+        return -1;
+    c->rx = grown;
+    memcpy(c->rx + c->rxlen, in, len);
+    c->rxlen += len;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+        return 0;
+    c->rx[c->rxlen] = '\0';
+    size_t n = c->rxlen;
+    c->rxlen = 0;
+    if (!c->closing)
+        c->srv->opts.ws->on_message(c->srv->opts.ws->ctx, c->session, c->rx, n);
+    return 0;
+}
+
+static int ws_writeable(struct lws *wsi, ws_conn_t *c)
+{
+    ws_out_t *o = c->head;
+    if (o) {
+        int w = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
+        c->head = o->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->queued -= o->len;
+        free(o);
+        if (w < 0)
+            return -1;
+        if (c->head || c->closing)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (c->closing) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code, (uint8_t *)c->close_reason,
+                         strlen(c->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+static void ws_closed(http_session_t *hs)
+{
+    ws_conn_t *c = hs->ws;
+    if (!c)
+        return;
+    hs->ws = NULL;
+    if (c->session)
+        c->srv->opts.ws->on_close(c->srv->opts.ws->ctx, c->session);
+    while (c->head) {
+        ws_out_t *next = c->head->next;
+        free(c->head);
+        c->head = next;
+    }
+    free(c->rx);
+    free(c);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -159,6 +313,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return on_writeable(wsi, hs);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, (const char *)in);
+    case LWS_CALLBACK_ESTABLISHED:
+        return ws_established(wsi, hs);
+    case LWS_CALLBACK_RECEIVE:
+        return hs->ws ? ws_receive(wsi, hs->ws, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return hs->ws ? ws_writeable(wsi, hs->ws) : 0;
+    case LWS_CALLBACK_CLOSED:
+        if (hs)
+            ws_closed(hs);
+        return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         if (hs) {
@@ -172,7 +338,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols PROTOCOLS[] = {
-    {"legation-http", callback, sizeof(http_session_t), 0, 0, NULL, 0},
+    /* rx_buffer_size is lws's chunk size, not a limit: ws_receive enforces the limit. */
+    {"legation", callback, sizeof(http_session_t), 16384, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
