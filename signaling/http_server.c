@@ -278,8 +278,14 @@ static int ws_writeable(struct lws *wsi, ws_conn_t *c)
         return 0;
     }
     if (c->closing) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code, (uint8_t *)c->close_reason,
-                         strlen(c->close_reason));
+        /* lws 4.1 only sends the frame lws_close_reason() prepares when closing from RECEIVE;
+         * from WRITEABLE the close frame is written explicitly: 2-byte code, then the reason. */
+        uint8_t buf[LWS_PRE + 125];
+        size_t n = strnlen(c->close_reason, 123);
+        buf[LWS_PRE] = (uint8_t)(c->close_code >> 8);
+        buf[LWS_PRE + 1] = (uint8_t)c->close_code;
+        memcpy(buf + LWS_PRE + 2, c->close_reason, n);
+        lws_write(wsi, buf + LWS_PRE, n + 2, LWS_WRITE_CLOSE);
         return -1;
     }
     return 0;
