@@ -233,10 +233,12 @@ static const config_key_t KEYS[] = {
     {"state-dir", "DIR", set_state_dir,
      "certificates, dev secret and audit log (default /var/lib/legation as root)"},
     {"listen", "ADDR:PORT", set_listen, "HTTPS + WebSocket address (default 127.0.0.1:8443)"},
-    {"media-port", "PORT", set_media_port, "UDP/TCP media port of worker 0; worker k uses PORT+k "
-                                           "(default 40000)"},
-    {"media-listen", "IP[,IP]", set_media_listen, "addresses the media workers bind "
-                                                  "(default 127.0.0.1)"},
+    {"media-port", "PORT", set_media_port,
+     "UDP/TCP media port of worker 0; worker k uses PORT+k "
+     "(default 40000)"},
+    {"media-listen", "IP[,IP]", set_media_listen,
+     "addresses the media workers bind "
+     "(default 127.0.0.1)"},
     {"workers", "N", set_workers, "media worker threads (default: number of cores)"},
     {"log-level", "LEVEL", set_log_level, "error, warn, info or debug (default info)"},
     {"tls-cert", "FILE", set_tls_cert, "HTTPS certificate chain (PEM); default: generated"},
@@ -245,16 +247,19 @@ static const config_key_t KEYS[] = {
     {"dtls-key", "FILE", set_dtls_key, "DTLS private key (PEM); default: generated"},
     {"web-root", "DIR", set_web_root, "browser client files (default: the installed web root)"},
     {"stats-interval", "MS", set_stats_interval, "worker counter refresh period (default 1000)"},
-    {"secret-file", "FILE", set_secret_file, "HS256 token secret (default: STATE/secret, generated)"},
+    {"secret-file", "FILE", set_secret_file,
+     "HS256 token secret (default: STATE/secret, generated)"},
     {"audience", "AUD", set_audience, "required `aud` claim of join tokens (default legation)"},
     {"public-keys", "[KID=]PEM,..", set_public_keys, "ES256/EdDSA public keys that sign tokens"},
     {"token-skew", "SECONDS", set_token_skew_s, "clock skew allowed on exp/nbf/iat (default 30)"},
     {"public-url", "URL", set_public_url, "base of join links (default https://localhost:PORT/)"},
     {"max-participants", "N", set_max_participants, "per room, lobby included (default 100)"},
-    {"empty-room-grace", "SECONDS", set_empty_room_grace_s, "an empty room closes after this "
-                                                            "(default 60)"},
-    {"lobby", "on|off", set_lobby, "non-moderators wait for a moderator to admit them "
-                                   "(default off; moderators can switch it per room)"},
+    {"empty-room-grace", "SECONDS", set_empty_room_grace_s,
+     "an empty room closes after this "
+     "(default 60)"},
+    {"lobby", "on|off", set_lobby,
+     "non-moderators wait for a moderator to admit them "
+     "(default off; moderators can switch it per room)"},
     {"audit-log", "FILE", set_audit_log, "hash-chained audit log (default STATE/audit.log)"},
 };
 #define NKEYS (sizeof KEYS / sizeof KEYS[0])

@@ -10,8 +10,8 @@
 #include "sfu/log.h"
 
 #define LG_CONFIG_MAX_ADDRS 4
-#define LG_CONFIG_PATH_MAX 512
-#define LG_CONFIG_MAX_KEYS 8
+#define LG_CONFIG_PATH_MAX  512
+#define LG_CONFIG_MAX_KEYS  8
 
 typedef struct {
     char state_dir[LG_CONFIG_PATH_MAX];
@@ -37,7 +37,7 @@ typedef struct {
     char public_url[256]; /* base of join links; empty: https://localhost:PORT/ */
     int max_participants; /* per room, lobby included */
     int empty_room_grace_s;
-    int lobby; /* new rooms hold non-moderators in a lobby */
+    int lobby;                          /* new rooms hold non-moderators in a lobby */
     char audit_log[LG_CONFIG_PATH_MAX]; /* empty: state_dir/audit.log */
 } lg_config_t;
 

@@ -28,7 +28,8 @@
     X(EFULL, -22, "capacity reached")                                                              \
     X(ESTATE, -23, "wrong state for this operation")                                               \
     X(ECLAIM, -24, "missing or invalid claim")                                                     \
-    X(ECHAIN, -25, "hash chain broken")
+    X(ECHAIN, -25, "hash chain broken")                                                            \
+    X(EREPLAY, -26, "replayed or too old packet")
 
 enum {
 #define LG_ERR_ENUM(name, value, msg) LG_##name = (value),

@@ -1,4 +1,5 @@
-/* Process-wide logging to stderr with levels and a rate limiter for warnings about outside input. */
+/* Process-wide logging to stderr with levels and a rate limiter for warnings about outside input.
+ */
 #ifndef LG_LOG_H
 #define LG_LOG_H
 
@@ -21,8 +22,8 @@ void lg_log(lg_log_level_t level, const char *fmt, ...) __attribute__((format(pr
 void lg_log_set_thread_name(const char *name);
 
 #define LG_ERROR(...) lg_log(LG_LOG_ERROR, __VA_ARGS__)
-#define LG_WARN(...) lg_log(LG_LOG_WARN, __VA_ARGS__)
-#define LG_INFO(...) lg_log(LG_LOG_INFO, __VA_ARGS__)
+#define LG_WARN(...)  lg_log(LG_LOG_WARN, __VA_ARGS__)
+#define LG_INFO(...)  lg_log(LG_LOG_INFO, __VA_ARGS__)
 #define LG_DEBUG(...) lg_log(LG_LOG_DEBUG, __VA_ARGS__)
 
 /* Token bucket: at most `burst` events, refilled at one per `interval_ms`. Owned by one thread. */

@@ -46,6 +46,28 @@ static int configure(lg_config_t *cfg, int argc, char **argv, int first)
     return 0;
 }
 
+/* The URL to open and a ready moderator link for the room "demo" (a dev token, 12 hours). */
+static void print_welcome(const lg_relay_t *r)
+{
+    char base[300], token[AUTH_TOKEN_MAX];
+    lg_config_join_url(r->cfg, base, sizeof base);
+    printf("Legation is running: open %s\n", base);
+    auth_claims_t c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.room, sizeof c.room, "demo");
+    snprintf(c.sub, sizeof c.sub, "moderator");
+    snprintf(c.name, sizeof c.name, "Moderator");
+    snprintf(c.aud, sizeof c.aud, "%s", r->cfg->audience);
+    c.role = AUTH_ROLE_MODERATOR;
+    const auth_verifier_t *v = &r->signaling.verifier;
+    if (auth_mint_hs256(v->secret, v->secret_len, &c, 12 * 3600, (int64_t)time(NULL), token,
+                        sizeof token) == 0)
+        printf("Moderator join link for room \"demo\" (valid 12 h): %s#token=%s\n"
+               "More links: legation token --room demo --name NAME --role participant\n",
+               base, token);
+    fflush(stdout);
+}
+
 static int cmd_run(lg_config_t *cfg, int argc, char **argv)
 {
     int rc = configure(cfg, argc, argv, 2);
@@ -61,11 +83,7 @@ static int cmd_run(lg_config_t *cfg, int argc, char **argv)
     LG_INFO("legation %s: %d media worker(s) on UDP %s port %u..%u", LG_VERSION, cfg->workers,
             cfg->media_addrs[0], cfg->media_port, cfg->media_port + cfg->workers - 1);
     LG_INFO("DTLS fingerprint %s", relay.certs.dtls_fingerprint);
-    const char *h = cfg->listen_host;
-    int v6 = strchr(h, ':') != NULL;
-    printf("Legation is running: open https://%s%s%s:%u/\n", v6 ? "[" : "",
-           strcmp(h, "127.0.0.1") == 0 ? "localhost" : h, v6 ? "]" : "", cfg->listen_port);
-    fflush(stdout);
+    print_welcome(&relay);
     return lg_relay_run(&relay);
 }
 
@@ -193,7 +211,8 @@ static int cmd_token(lg_config_t *cfg, int argc, char **argv)
     snprintf(t.claims.aud, sizeof t.claims.aud, "%s", cfg->audience);
     rc = auth_mint_hs256(secret, slen, &t.claims, t.ttl, (int64_t)time(NULL), token, sizeof token);
     if (rc != 0) {
-        fprintf(stderr, "legation token: cannot mint: %s (room must be 1..64 of A-Z a-z 0-9 _ . -)\n",
+        fprintf(stderr,
+                "legation token: cannot mint: %s (room must be 1..64 of A-Z a-z 0-9 _ . -)\n",
                 lg_strerror(rc));
         return rc == LG_EINVAL ? EXIT_USAGE : 1;
     }

@@ -44,8 +44,10 @@ static const counter_family_t COUNTERS[] = {
      offsetof(lg_counters_t, packets_in)},
     {"bytes_received_total", "UDP payload bytes received by the worker",
      offsetof(lg_counters_t, bytes_in)},
-    {"packets_sent_total", "UDP datagrams sent by the worker", offsetof(lg_counters_t, packets_out)},
-    {"bytes_sent_total", "UDP payload bytes sent by the worker", offsetof(lg_counters_t, bytes_out)},
+    {"packets_sent_total", "UDP datagrams sent by the worker",
+     offsetof(lg_counters_t, packets_out)},
+    {"bytes_sent_total", "UDP payload bytes sent by the worker",
+     offsetof(lg_counters_t, bytes_out)},
     {"send_errors_total", "datagrams the kernel refused to send",
      offsetof(lg_counters_t, send_errors)},
 };
@@ -80,6 +82,26 @@ long lg_metrics_render(const lg_metrics_view_t *v, char *buf, size_t cap)
     for (int w = 0; w < v->nworkers; w++)
         put(&o, "legation_event_loop_lag_seconds{thread=\"worker-%d\"} %.6f\n", w,
             (double)v->workers[w].loop_lag_us_max / 1e6);
+    family(&o, "rooms", "gauge", "open rooms");
+    put(&o, "legation_rooms %d\n", v->rooms);
+    family(&o, "participants", "gauge", "participants in rooms, lobby included");
+    put(&o, "legation_participants %d\n", v->participants);
+    family(&o, "signaling_sessions", "gauge", "open signaling WebSockets");
+    put(&o, "legation_signaling_sessions %d\n", v->sessions);
+    if (v->signaling) {
+        const signaling_stats_t *s = v->signaling;
+        family(&o, "joins_total", "counter", "successful joins (lobby included)");
+        put(&o, "legation_joins_total %" PRIu64 "\n", s->joins);
+        family(&o, "joins_refused_total", "counter", "joins refused: token, lock, capacity, kick");
+        put(&o, "legation_joins_refused_total %" PRIu64 "\n", s->join_refused);
+        family(&o, "signaling_errors_total", "counter",
+               "error replies to bad or forbidden messages");
+        put(&o, "legation_signaling_errors_total %" PRIu64 "\n", s->protocol_errors);
+        family(&o, "signaling_abusive_closes_total", "counter",
+               "connections closed after repeated violations");
+        put(&o, "legation_signaling_abusive_closes_total %" PRIu64 "\n",
+            s->sessions_closed_for_abuse);
+    }
     if (o.overflow)
         return -1;
     return (long)o.len;

@@ -6,12 +6,17 @@
 #include <stdint.h>
 
 #include "sfu/counters.h"
+#include "signaling/signaling.h"
 
 /* A snapshot assembled by the control thread; the renderer only reads it. */
 typedef struct {
     int nworkers;
     const lg_counters_t *workers; /* nworkers snapshots, index = worker */
     uint64_t control_lag_us_max;
+    int rooms;
+    int participants;                   /* joined and waiting in lobbies */
+    int sessions;                       /* open WebSockets */
+    const signaling_stats_t *signaling; /* may be NULL */
 } lg_metrics_view_t;
 
 /* Writes the exposition into buf. Returns the length, or -1 if cap is too small. Pure. */

@@ -89,11 +89,14 @@ static long route_metrics(void *ctx, char *buf, size_t cap, const char **type)
         .nworkers = r->nworkers,
         .workers = r->worker_stats,
         .control_lag_us_max = r->control_lag_us_pub,
+        .rooms = rooms_count(&r->signaling.rooms),
+        .participants = rooms_participants(&r->signaling.rooms),
+        .sessions = r->signaling.nsessions,
+        .signaling = &r->signaling.stats,
     };
     *type = "text/plain; version=0.0.4; charset=utf-8";
     return lg_metrics_render(&v, buf, cap);
 }
-
 
 static int start_http(lg_relay_t *r, char *err, size_t errlen)
 {
@@ -110,6 +113,7 @@ static int start_http(lg_relay_t *r, char *err, size_t errlen)
         .web_root = r->web_root,
         .routes = r->routes,
         .nroutes = 2,
+        .ws = &r->signaling.ws,
     };
     return http_server_start(&r->http, &r->loop, &o, err, errlen);
 }
@@ -157,7 +161,12 @@ static void relay_release(lg_relay_t *r)
         lg_worker_stop(&r->workers[i]);
     http_server_free(r->http);
     r->http = NULL;
+    if (r->signaling_up)
+        signaling_stop(&r->signaling);
     uv_run(&r->loop, UV_RUN_DEFAULT); /* drain close callbacks */
+    if (r->signaling_up)
+        signaling_free(&r->signaling);
+    r->signaling_up = 0;
     if (uv_loop_close(&r->loop) != 0)
         LG_WARN("control loop closed with handles still open");
     lg_mq_destroy(&r->inbox);
@@ -183,6 +192,8 @@ int lg_relay_init(lg_relay_t *r, const lg_config_t *cfg, char *err, size_t errle
     rc = lg_make_dirs(cfg->state_dir, err, errlen);
     if (rc == 0)
         rc = lg_certs_load(&r->certs, &cc, err, errlen);
+    if (rc == 0 && (rc = signaling_init(&r->signaling, &r->loop, cfg, err, errlen)) == 0)
+        r->signaling_up = 1;
     if (rc == 0)
         rc = bind_workers(r, err, errlen);
     if (rc == 0)
@@ -211,7 +222,9 @@ void lg_relay_shutdown(lg_relay_t *r)
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->stats_timer, NULL);
     uv_close((uv_handle_t *)&r->lag_timer, NULL);
-    http_server_stop(r->http);
+    http_server_stop(r->http); /* closes every WebSocket: participants leave */
+    signaling_stop(&r->signaling);
+    r->signaling_up = 2; /* stopped; freed after the loop drains */
     /* Workers may still post stats replies: join them before closing our inbox. */
     for (int i = 0; i < r->nworkers; i++)
         lg_worker_stop(&r->workers[i]);

@@ -11,7 +11,7 @@
 #include "certs/certs.h"
 #include "sfu/worker.h"
 #include "signaling/http_server.h"
-
+#include "signaling/signaling.h"
 
 typedef struct lg_relay {
     const lg_config_t *cfg;
@@ -29,6 +29,8 @@ typedef struct lg_relay {
     lg_counters_t *worker_stats; /* latest snapshot per worker, control thread only */
     lg_certs_t certs;
     struct http_server *http;
+    signaling_t signaling;
+    int signaling_up;
     http_route_t routes[4];
     char web_root[LG_CONFIG_PATH_MAX];
     int stopping;

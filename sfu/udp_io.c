@@ -14,8 +14,7 @@
 /* Batches read per readiness callback, so one busy socket cannot starve the loop's timers. */
 #define UDP_IO_MAX_BATCHES 8
 
-static int make_sockaddr(const char *ip, uint16_t port, struct sockaddr_storage *ss,
-                         socklen_t *len)
+static int make_sockaddr(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
     memset(ss, 0, sizeof *ss);
     struct sockaddr_in *v4 = (struct sockaddr_in *)ss;

@@ -11,10 +11,10 @@
 
 #include "sfu/counters.h"
 
-#define UDP_IO_BATCH 32
-#define UDP_IO_RX_BUF 2048 /* larger than any MTU; longer datagrams are truncated and dropped */
+#define UDP_IO_BATCH    32
+#define UDP_IO_RX_BUF   2048 /* larger than any MTU; longer datagrams are truncated and dropped */
 #define UDP_IO_TX_SLOTS 256
-#define UDP_IO_TX_BUF 1500
+#define UDP_IO_TX_BUF   1500
 
 struct udp_io;
 

@@ -18,8 +18,7 @@ int lg_worker_bind(lg_worker_t *w, int index, const lg_config_t *cfg, char *err,
     w->index = index;
     w->cfg = cfg;
     for (int i = 0; i < cfg->media_addr_count; i++) {
-        int fd = udp_io_bind(cfg->media_addrs[i], (uint16_t)(cfg->media_port + index), err,
-                             errlen);
+        int fd = udp_io_bind(cfg->media_addrs[i], (uint16_t)(cfg->media_port + index), err, errlen);
         if (fd < 0) {
             for (int j = 0; j < w->nudp; j++)
                 close(w->udp_fds[j]);

@@ -36,7 +36,7 @@ typedef struct lg_worker {
     lg_mq_t inbox;    /* control -> this worker */
     lg_mq_t *control; /* this worker -> control; outlives the worker */
     int nudp;
-    int udp_started; /* udp[0..udp_started) own their fds */
+    int udp_started;                  /* udp[0..udp_started) own their fds */
     int udp_fds[LG_CONFIG_MAX_ADDRS]; /* bound by the control thread, owned by udp[] once run */
     udp_io_t udp[LG_CONFIG_MAX_ADDRS];
     uv_timer_t lag_timer;

@@ -22,7 +22,7 @@ struct http_server {
 };
 
 #define WS_DEFAULT_MAX (64 * 1024)
-#define WS_QUEUE_MAX (1024 * 1024)
+#define WS_QUEUE_MAX   (1024 * 1024)
 
 typedef struct ws_out {
     struct ws_out *next;
@@ -54,9 +54,12 @@ static const struct {
     const char *ext;
     const char *mime;
 } MIME[] = {
-    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"},   {".json", "application/json"},
-    {".png", "image/png"},                 {".svg", "image/svg+xml"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".png", "image/png"},
+    {".svg", "image/svg+xml"},
     {".ico", "image/x-icon"},
 };
 
@@ -127,8 +130,7 @@ static int serve_route(struct lws *wsi, http_session_t *hs, const http_route_t *
     return respond(wsi, hs, 200, type, buf, (size_t)n);
 }
 
-static int serve_file(struct lws *wsi, http_session_t *hs, const http_server_t *s,
-                      const char *uri)
+static int serve_file(struct lws *wsi, http_session_t *hs, const http_server_t *s, const char *uri)
 {
     char path[1024];
     struct stat st;
@@ -285,7 +287,7 @@ static int ws_writeable(struct lws *wsi, ws_conn_t *c)
         buf[LWS_PRE] = (uint8_t)(c->close_code >> 8);
         buf[LWS_PRE + 1] = (uint8_t)c->close_code;
         memcpy(buf + LWS_PRE + 2, c->close_reason, n);
-        lws_write(wsi, buf + LWS_PRE, n + 2, LWS_WRITE_CLOSE);
+        lws_write(wsi, buf + LWS_PRE, n + 2, (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE */);
         return -1;
     }
     return 0;
@@ -440,8 +442,9 @@ int http_server_start(http_server_t **out, uv_loop_t *loop, const http_server_op
     ci.port = CONTEXT_PORT_NO_LISTEN;
     s->ctx = lws_create_context(&ci);
     if (!s->ctx) {
-        snprintf(err, errlen, "cannot create the libwebsockets context (is the package "
-                              "libwebsockets-evlib-uv installed?)");
+        snprintf(err, errlen,
+                 "cannot create the libwebsockets context (is the package "
+                 "libwebsockets-evlib-uv installed?)");
         free(s);
         return LG_EIO;
     }

@@ -9,16 +9,16 @@
 
 #include "signaling/auth.h"
 
-#define ROOMS_ID_MAX 16        /* participant ids: "p" + 12 hex digits */
-#define ROOMS_MAX_KICKED 256   /* kicked token ids remembered per room */
+#define ROOMS_ID_MAX     16  /* participant ids: "p" + 12 hex digits */
+#define ROOMS_MAX_KICKED 256 /* kicked token ids remembered per room */
 #define ROOMS_REMOTE_MAX 64
 
 typedef enum {
-    ROOMS_OK = 0,       /* joined */
-    ROOMS_LOBBY,        /* waiting for a moderator */
-    ROOMS_ERR_LOCKED,   /* room locked and caller is not a moderator */
-    ROOMS_ERR_FULL,     /* participant limit reached */
-    ROOMS_ERR_KICKED,   /* this token was kicked from the room */
+    ROOMS_OK = 0,     /* joined */
+    ROOMS_LOBBY,      /* waiting for a moderator */
+    ROOMS_ERR_LOCKED, /* room locked and caller is not a moderator */
+    ROOMS_ERR_FULL,   /* participant limit reached */
+    ROOMS_ERR_KICKED, /* this token was kicked from the room */
     ROOMS_ERR_NOMEM,
 } rooms_result_t;
 
@@ -45,10 +45,10 @@ struct room {
     char id[AUTH_ROOM_MAX + 1];
     int worker; /* media worker the room is pinned to */
     int locked;
-    int lobby;  /* participants and observers wait for a moderator */
+    int lobby; /* participants and observers wait for a moderator */
     participant_t *participants;
-    int joined;  /* participants in PARTICIPANT_JOINED */
-    int waiting; /* participants in PARTICIPANT_LOBBY */
+    int joined;              /* participants in PARTICIPANT_JOINED */
+    int waiting;             /* participants in PARTICIPANT_LOBBY */
     uint64_t empty_since_ms; /* 0 while someone is in the room */
     char kicked[ROOMS_MAX_KICKED][AUTH_TOKEN_ID_LEN + 1];
     int nkicked; /* ring: the oldest entry is overwritten past ROOMS_MAX_KICKED */
@@ -100,8 +100,7 @@ participant_t *rooms_participant(room_t *room, const char *id);
 
 /* Closes (frees) every room that has been empty for the grace period; for each one calls
  * on_close(ctx, room) just before freeing it. Returns the number closed. */
-int rooms_sweep(rooms_t *r, uint64_t now_ms, void (*on_close)(void *ctx, room_t *room),
-                void *ctx);
+int rooms_sweep(rooms_t *r, uint64_t now_ms, void (*on_close)(void *ctx, room_t *room), void *ctx);
 
 /* Frees a room now (end of meeting). Its participants must have been removed first. */
 void rooms_close(rooms_t *r, room_t *room);

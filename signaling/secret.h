@@ -1,5 +1,6 @@
 /* The relay's HS256 signing secret: read from a file, or generated into the state directory on
- * first run (the "dev secret" that lets `legation token` mint join tokens with no outside service). */
+ * first run (the "dev secret" that lets `legation token` mint join tokens with no outside service).
+ */
 #ifndef LG_SECRET_H
 #define LG_SECRET_H
 

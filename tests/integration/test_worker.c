@@ -100,8 +100,7 @@ static void test_packets_counted_by_reason(void **state)
     static const uint8_t bad_stun[] = {0x00, 0x01, 0x00, 0x08, 0x21, 0x12};
     uint8_t req[256], txid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     size_t reqlen;
-    stun_binding_request_t br = {txid, "relay:peer", 0x6e0001ff, 42, 1,
-                                 (const uint8_t *)"pwd", 3};
+    stun_binding_request_t br = {txid, "relay:peer", 0x6e0001ff, 42, 1, (const uint8_t *)"pwd", 3};
     assert_int_equal(stun_build_binding_request(req, sizeof req, &br, &reqlen), 0);
     uint8_t nofp[256];
     stun_builder_t b;

@@ -37,9 +37,23 @@ expect 1 "dtls-key.pem" -- --state-dir "$TMP/s1" --listen 127.0.0.1:1 --media-po
 
 # A media port in use: exit 1 naming the address, and nothing left listening.
 start_relay "$BIN" "$TMP/s2" --workers 1
-expect 1 "cannot bind UDP 127.0.0.1 port $MEDIA_PORT" -- --state-dir "$TMP/s2" \
+expect 1 "cannot bind UDP 127.0.0.1 port $MEDIA_PORT" -- --state-dir "$TMP/s3" \
   --listen "127.0.0.1:$((HTTP_PORT + 1))" --media-port "$MEDIA_PORT" --workers 1
-expect 1 "cannot listen on 127.0.0.1 port $HTTP_PORT" -- --state-dir "$TMP/s2" \
+expect 1 "cannot listen on 127.0.0.1 port $HTTP_PORT" -- --state-dir "$TMP/s3" \
   --listen "127.0.0.1:$HTTP_PORT" --media-port "$((MEDIA_PORT + 7))" --workers 1
+# Two relays on one state directory would interleave the audit chain: the second is refused.
+expect 1 "audit.log: locked by another holder" -- --state-dir "$TMP/s2" \
+  --listen "127.0.0.1:$((HTTP_PORT + 1))" --media-port "$((MEDIA_PORT + 7))" --workers 1
 stop_relay TERM
+
+# Tokens: a dev token for a room, and errors that name the flag.
+URL=$("$BIN" token --state-dir "$TMP/s2" --room demo --name Ann --role participant --listen 127.0.0.1:9443)
+[[ "$URL" == https://localhost:9443/#token=*.*.* ]] || fail "token link '$URL'"
+expect 2 "--role must be" -- token --state-dir "$TMP/s2" --room demo --name Ann --role king
+expect 2 "--room, --name and --role are required" -- token --state-dir "$TMP/s2" --name Ann
+expect 2 "not a duration" -- token --state-dir "$TMP/s2" --room d --name A --role observer --ttl soon
+[ "$(stat -c %a "$TMP/s2/secret")" = 600 ] || fail "secret not 0600"
+
+# The audit log written by the relay verifies; an edited copy names the broken line.
+expect 0 "OK, [0-9]+ records" -- audit verify "$TMP/s2/audit.log"
 echo "cli: ok"

@@ -1,4 +1,5 @@
-/* Config: defaults, every key from a file, flags overriding the file, errors naming key and line. */
+/* Config: defaults, every key from a file, flags overriding the file, errors naming key and line.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,12 +69,11 @@ static void test_bad_value_names_key_and_line(void **state)
     assert_non_null(strstr(err, "line 2"));
     assert_non_null(strstr(err, "'media-port'"));
     assert_non_null(strstr(err, "70000"));
-    assert_int_equal(lg_config_load_file(&c, "tests/fixtures/config/no-equals.conf", err,
-                                         sizeof err),
-                     LG_EINVAL);
+    assert_int_equal(
+        lg_config_load_file(&c, "tests/fixtures/config/no-equals.conf", err, sizeof err),
+        LG_EINVAL);
     assert_non_null(strstr(err, "line 1"));
-    assert_int_equal(lg_config_load_file(&c, "tests/fixtures/config/missing.conf", err,
-                                         sizeof err),
+    assert_int_equal(lg_config_load_file(&c, "tests/fixtures/config/missing.conf", err, sizeof err),
                      LG_EIO);
     assert_non_null(strstr(err, "missing.conf"));
 }
@@ -83,9 +83,15 @@ static void test_flags(void **state)
     lg_config_t c;
     char err[512] = "";
     lg_config_defaults(&c);
-    char *argv[] = {"legation",  "run",         "--config", "tests/fixtures/config/good.conf",
-                    "--workers", "5",           "--listen=127.0.0.1:1234",
-                    "--log-level", "warn"};
+    char *argv[] = {"legation",
+                    "run",
+                    "--config",
+                    "tests/fixtures/config/good.conf",
+                    "--workers",
+                    "5",
+                    "--listen=127.0.0.1:1234",
+                    "--log-level",
+                    "warn"};
     assert_int_equal(lg_config_parse_args(&c, 9, argv, 2, err, sizeof err), 0);
     assert_int_equal(c.workers, 5); /* flag after --config overrides the file */
     assert_int_equal(c.media_port, 41000);

@@ -30,18 +30,18 @@ static void test_render(void **state)
     assert_non_null(strstr(buf, "legation_packets_sent_total{worker=\"1\"} 7\n"));
     assert_non_null(
         strstr(buf, "legation_packets_dropped_total{worker=\"1\",reason=\"stun_malformed\"} 3\n"));
-    assert_non_null(
-        strstr(buf, "legation_event_loop_lag_seconds{thread=\"worker-1\"} 0.001500\n"));
+    assert_non_null(strstr(buf, "legation_event_loop_lag_seconds{thread=\"worker-1\"} 0.001500\n"));
     assert_non_null(strstr(buf, "legation_event_loop_lag_seconds{thread=\"control\"} 0.000250\n"));
     assert_non_null(strstr(buf, "# TYPE legation_packets_dropped_total counter\n"));
 
     /* Every line is a comment or `legation_name{labels} number`. */
     regex_t re;
-    assert_int_equal(regcomp(&re,
-                             "^(# (HELP|TYPE) legation_[a-z_]+ .+|legation_[a-z_]+(\\{[a-z]+=\"[^\"]*\""
-                             "(,[a-z]+=\"[^\"]*\")*\\})? [0-9.]+)$",
-                             REG_EXTENDED | REG_NOSUB),
-                     0);
+    assert_int_equal(
+        regcomp(&re,
+                "^(# (HELP|TYPE) legation_[a-z_]+ .+|legation_[a-z_]+(\\{[a-z]+=\"[^\"]*\""
+                "(,[a-z]+=\"[^\"]*\")*\\})? [0-9.]+)$",
+                REG_EXTENDED | REG_NOSUB),
+        0);
     int lines = 0;
     for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         if (regexec(&re, l, 0, NULL, 0) != 0)

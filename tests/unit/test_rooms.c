@@ -25,8 +25,10 @@ static auth_claims_t claims(const char *room, const char *sub, auth_role_t role)
 static rooms_t make(int max, int lobby, int workers)
 {
     rooms_t r;
-    rooms_config_t cfg = {.max_participants = max, .empty_grace_ms = 1000,
-                          .lobby_default = lobby, .nworkers = workers};
+    rooms_config_t cfg = {.max_participants = max,
+                          .empty_grace_ms = 1000,
+                          .lobby_default = lobby,
+                          .nworkers = workers};
     assert_int_equal(rooms_init(&r, &cfg), 0);
     return r;
 }

@@ -1,0 +1,354 @@
+/* Unit tests for sfu/srtp_session: known-answer vectors for both profiles, round trips, tampering,
+ * replay, buffer checks and the counter reasons. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sfu/lg_error.h"
+#include "sfu/srtp_session.h"
+
+#include <string.h>
+
+/* Known-answer vectors from libsrtp's own test driver (test/srtp_driver.c, srtp_validate() and
+ * srtp_validate_gcm()): SSRC 0xcafebabe, seq 0x1234, payload 16 x 0xab; SR 24 bytes. */
+static const uint8_t KAT_CM_KEY[30] = {0xe1, 0xf9, 0x7a, 0x0d, 0x3e, 0x01, 0x8b, 0xe0, 0xd6, 0x4f,
+                                       0xa3, 0x2c, 0x06, 0xde, 0x41, 0x39, 0x0e, 0xc6, 0x75, 0xad,
+                                       0x49, 0x8a, 0xfe, 0xeb, 0xb6, 0x96, 0x0b, 0x3a, 0xab, 0xe6};
+static const uint8_t KAT_GCM_KEY[28] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09,
+                                        0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0xa0, 0xa1, 0xa2, 0xa3,
+                                        0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab};
+static const uint8_t KAT_RTP[28] = {0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe,
+                                    0xba, 0xbe, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+                                    0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab};
+static const uint8_t KAT_RTCP[24] = {0x81, 0xc8, 0x00, 0x0b, 0xca, 0xfe, 0xba, 0xbe,
+                                     0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+                                     0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab};
+static const uint8_t KAT_CM_SRTP[38] = {0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe,
+                                        0xba, 0xbe, 0x4e, 0x55, 0xdc, 0x4c, 0xe7, 0x99, 0x78, 0xd8,
+                                        0x8c, 0xa4, 0xd2, 0x15, 0x94, 0x9d, 0x24, 0x02, 0xb7, 0x8d,
+                                        0x6a, 0xcc, 0x99, 0xea, 0x17, 0x9b, 0x8d, 0xbb};
+static const uint8_t KAT_CM_SRTCP[38] = {0x81, 0xc8, 0x00, 0x0b, 0xca, 0xfe, 0xba, 0xbe, 0x71, 0x28,
+                                         0x03, 0x5b, 0xe4, 0x87, 0xb9, 0xbd, 0xbe, 0xf8, 0x90, 0x41,
+                                         0xf9, 0x77, 0xa5, 0xa8, 0x80, 0x00, 0x00, 0x01, 0x99, 0x3e,
+                                         0x08, 0xcd, 0x54, 0xd6, 0xc1, 0x23, 0x07, 0x98};
+static const uint8_t KAT_GCM_SRTP[44] = {
+    0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe, 0xba, 0xbe, 0xc5, 0x00, 0x2e,
+    0xde, 0x04, 0xcf, 0xdd, 0x2e, 0xb9, 0x11, 0x59, 0xe0, 0x88, 0x0a, 0xa0, 0x6e, 0xd2, 0x97,
+    0x68, 0x26, 0xf7, 0x96, 0xb2, 0x01, 0xdf, 0x31, 0x31, 0xa1, 0x27, 0xe8, 0xa3, 0x92};
+static const uint8_t KAT_GCM_SRTCP[44] = {
+    0x81, 0xc8, 0x00, 0x0b, 0xca, 0xfe, 0xba, 0xbe, 0xc9, 0x8b, 0x8b, 0x5d, 0xf0, 0x39, 0x2a,
+    0x55, 0x85, 0x2b, 0x6c, 0x21, 0xac, 0x8e, 0x70, 0x25, 0xc5, 0x2c, 0x6f, 0xbe, 0xa2, 0xb3,
+    0xb4, 0x46, 0xea, 0x31, 0x12, 0x3b, 0xa8, 0x8c, 0xe6, 0x1e, 0x80, 0x00, 0x00, 0x01};
+
+#define BUF (1500 + SRTP_SESSION_MAX_OVERHEAD)
+
+static dtls_srtp_keys_t keys_for(dtls_srtp_profile_t profile, const uint8_t *local,
+                                 const uint8_t *remote)
+{
+    dtls_srtp_keys_t k = {.profile = profile, .key_len = 16};
+    k.salt_len = profile == DTLS_SRTP_AEAD_AES_128_GCM ? 12 : 14;
+    memcpy(k.local, local, k.key_len + k.salt_len);
+    memcpy(k.remote, remote, k.key_len + k.salt_len);
+    return k;
+}
+
+/* Two ends of one call: a's local key is b's remote key and vice versa. */
+static void make_pair(dtls_srtp_profile_t profile, srtp_session_t *a, srtp_session_t *b)
+{
+    uint8_t k1[DTLS_SRTP_MAX_MASTER_LEN], k2[DTLS_SRTP_MAX_MASTER_LEN];
+    for (size_t i = 0; i < sizeof k1; i++) {
+        k1[i] = (uint8_t)(i * 7 + 1);
+        k2[i] = (uint8_t)(i * 13 + 5);
+    }
+    dtls_srtp_keys_t ka = keys_for(profile, k1, k2), kb = keys_for(profile, k2, k1);
+    assert_int_equal(srtp_session_init(a, &ka), 0);
+    assert_int_equal(srtp_session_init(b, &kb), 0);
+}
+
+/* An RTP packet with a CSRC and a one-byte header extension, `payload` bytes of payload. */
+static size_t make_rtp(uint8_t *p, uint16_t seq, uint32_t ssrc, size_t payload)
+{
+    size_t n = 0;
+    p[n++] = 0x80 | 0x10 | 0x01; /* V=2, X, CC=1 */
+    p[n++] = 96;
+    p[n++] = (uint8_t)(seq >> 8);
+    p[n++] = (uint8_t)seq;
+    for (int i = 0; i < 4; i++)
+        p[n++] = (uint8_t)(0x1000 * seq >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        p[n++] = (uint8_t)(ssrc >> (24 - 8 * i));
+    memcpy(p + n, "\x11\x22\x33\x44", 4); /* CSRC */
+    n += 4;
+    memcpy(p + n, "\xBE\xDE\x00\x01\x10\x7f\x00\x00", 8); /* audio level, padded */
+    n += 8;
+    for (size_t i = 0; i < payload; i++)
+        p[n++] = (uint8_t)(i + seq);
+    return n;
+}
+
+/* A receiver report with one block. */
+static size_t make_rtcp(uint8_t *p, uint32_t ssrc)
+{
+    static const uint8_t rr[32] = {0x81, 201,  0x00, 0x07, 0, 0, 0, 0, 0xde, 0xad,
+                                   0xbe, 0xef, 0,    0,    0, 3, 0, 0, 0x12, 0x34};
+    memcpy(p, rr, sizeof rr);
+    for (int i = 0; i < 4; i++)
+        p[4 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+    return sizeof rr;
+}
+
+static void kat(dtls_srtp_profile_t profile, const uint8_t *key, const uint8_t *srtp,
+                size_t srtp_len, const uint8_t *srtcp, size_t srtcp_len)
+{
+    dtls_srtp_keys_t k = keys_for(profile, key, key);
+    srtp_session_t s;
+    assert_int_equal(srtp_session_init(&s, &k), 0);
+    uint8_t buf[BUF];
+    size_t len = sizeof KAT_RTP;
+    memcpy(buf, KAT_RTP, len);
+    assert_int_equal(srtp_session_protect_rtp(&s, buf, &len, sizeof buf), 0);
+    assert_int_equal(len, srtp_len);
+    assert_memory_equal(buf, srtp, srtp_len);
+    len = sizeof KAT_RTCP;
+    memcpy(buf, KAT_RTCP, len);
+    assert_int_equal(srtp_session_protect_rtcp(&s, buf, &len, sizeof buf), 0);
+    assert_int_equal(len, srtcp_len);
+    assert_memory_equal(buf, srtcp, srtcp_len);
+
+    /* and back, on the receiving side (same key as remote) */
+    memcpy(buf, srtp, srtp_len);
+    len = srtp_len;
+    assert_int_equal(srtp_session_unprotect_rtp(&s, buf, &len), 0);
+    assert_int_equal(len, sizeof KAT_RTP);
+    assert_memory_equal(buf, KAT_RTP, len);
+    memcpy(buf, srtcp, srtcp_len);
+    len = srtcp_len;
+    assert_int_equal(srtp_session_unprotect_rtcp(&s, buf, &len), 0);
+    assert_int_equal(len, sizeof KAT_RTCP);
+    assert_memory_equal(buf, KAT_RTCP, len);
+    srtp_session_free(&s);
+}
+
+static void test_kat_aes_cm(void **state)
+{
+    kat(DTLS_SRTP_AES128_CM_SHA1_80, KAT_CM_KEY, KAT_CM_SRTP, sizeof KAT_CM_SRTP, KAT_CM_SRTCP,
+        sizeof KAT_CM_SRTCP);
+}
+
+static void test_kat_gcm(void **state)
+{
+    kat(DTLS_SRTP_AEAD_AES_128_GCM, KAT_GCM_KEY, KAT_GCM_SRTP, sizeof KAT_GCM_SRTP, KAT_GCM_SRTCP,
+        sizeof KAT_GCM_SRTCP);
+}
+
+static void round_trip(dtls_srtp_profile_t profile)
+{
+    srtp_session_t a, b;
+    make_pair(profile, &a, &b);
+    size_t tag = profile == DTLS_SRTP_AEAD_AES_128_GCM ? 16 : 10;
+    uint8_t buf[BUF], ref[BUF];
+    for (uint16_t seq = 65530; seq != 10; seq++) { /* across the rollover */
+        for (int dir = 0; dir < 2; dir++) {
+            srtp_session_t *tx = dir ? &b : &a, *rx = dir ? &a : &b;
+            size_t n = make_rtp(ref, seq, dir ? 0x01020304 : 0x0a0b0c0d, 1100);
+            memcpy(buf, ref, n);
+            size_t len = n;
+            assert_int_equal(srtp_session_protect_rtp(tx, buf, &len, sizeof buf), 0);
+            assert_int_equal(len, n + tag);
+            assert_memory_not_equal(buf + 28, ref + 28, n - 28); /* payload encrypted */
+            assert_int_equal(srtp_session_unprotect_rtp(rx, buf, &len), 0);
+            assert_int_equal(len, n);
+            assert_memory_equal(buf, ref, n);
+
+            n = make_rtcp(ref, dir ? 0x01020304 : 0x0a0b0c0d);
+            memcpy(buf, ref, n);
+            len = n;
+            assert_int_equal(srtp_session_protect_rtcp(tx, buf, &len, sizeof buf), 0);
+            assert_int_equal(len, n + 4 + tag);
+            /* E (encrypted) | SRTCP index: before the tag (RFC 3711), after it (RFC 7714) */
+            size_t e_at = profile == DTLS_SRTP_AEAD_AES_128_GCM ? len - 4 : len - tag - 4;
+            assert_int_equal(buf[e_at] & 0x80, 0x80);
+            assert_int_equal(srtp_session_unprotect_rtcp(rx, buf, &len), 0);
+            assert_int_equal(len, n);
+            assert_memory_equal(buf, ref, n);
+        }
+    }
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
+static void test_round_trip_gcm(void **state)
+{
+    round_trip(DTLS_SRTP_AEAD_AES_128_GCM);
+}
+
+static void test_round_trip_aes_cm(void **state)
+{
+    round_trip(DTLS_SRTP_AES128_CM_SHA1_80);
+}
+
+/* Tampering, replay, and an index older than the window, for one profile. */
+static void attacks(dtls_srtp_profile_t profile)
+{
+    srtp_session_t a, b;
+    make_pair(profile, &a, &b);
+    uint8_t pkt[BUF], copy[BUF];
+    size_t len = make_rtp(pkt, 100, 42, 200);
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), 0);
+    size_t plen = len;
+    memcpy(copy, pkt, len);
+
+    /* a flipped payload bit, a flipped tag bit, a changed header: auth_fail */
+    static const size_t flips[] = {40, 0, 2};
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(pkt, copy, plen);
+        size_t at = i == 1 ? plen - 1 : flips[i] + (i == 2 ? 1 : 0);
+        pkt[at] ^= 0x01;
+        len = plen;
+        int rc = srtp_session_unprotect_rtp(&b, pkt, &len);
+        assert_int_equal(rc, LG_EINTEGRITY);
+        assert_int_equal(srtp_session_reason(rc), SRTP_SESSION_AUTH_FAIL);
+        assert_int_equal(len, plen);
+    }
+    /* the genuine packet still passes (failed ones did not enter the replay window) ... */
+    memcpy(pkt, copy, plen);
+    len = plen;
+    assert_int_equal(srtp_session_unprotect_rtp(&b, pkt, &len), 0);
+    /* ... once */
+    memcpy(pkt, copy, plen);
+    len = plen;
+    int rc = srtp_session_unprotect_rtp(&b, pkt, &len);
+    assert_int_equal(rc, LG_EREPLAY);
+    assert_int_equal(srtp_session_reason(rc), SRTP_SESSION_REPLAY_FAIL);
+
+    /* older than the 1024-packet window */
+    uint8_t old[BUF];
+    size_t old_len = make_rtp(old, 101, 42, 50);
+    assert_int_equal(srtp_session_protect_rtp(&a, old, &old_len, sizeof old), 0);
+    len = make_rtp(pkt, 100 + 2000, 42, 50);
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), 0);
+    assert_int_equal(srtp_session_unprotect_rtp(&b, pkt, &len), 0);
+    assert_int_equal(srtp_session_unprotect_rtp(&b, old, &old_len), LG_EREPLAY);
+    /* but within the window, late is fine */
+    len = make_rtp(pkt, 100 + 1500, 42, 50);
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), 0);
+    assert_int_equal(srtp_session_unprotect_rtp(&b, pkt, &len), 0);
+
+    /* RTCP: tamper and replay */
+    len = make_rtcp(pkt, 42);
+    assert_int_equal(srtp_session_protect_rtcp(&a, pkt, &len, sizeof pkt), 0);
+    plen = len;
+    memcpy(copy, pkt, len);
+    pkt[10] ^= 0x80;
+    rc = srtp_session_unprotect_rtcp(&b, pkt, &len);
+    assert_int_equal(rc, LG_EINTEGRITY);
+    memcpy(pkt, copy, plen);
+    len = plen;
+    assert_int_equal(srtp_session_unprotect_rtcp(&b, pkt, &len), 0);
+    memcpy(pkt, copy, plen);
+    len = plen;
+    rc = srtp_session_unprotect_rtcp(&b, pkt, &len);
+    assert_int_equal(rc, LG_EREPLAY);
+    assert_string_equal(srtp_session_reason_str(srtp_session_reason(rc)), "replay_fail");
+
+    /* the wrong direction's key: what a sends, a cannot read */
+    len = make_rtp(pkt, 7, 43, 20);
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), 0);
+    assert_int_equal(srtp_session_unprotect_rtp(&a, pkt, &len), LG_EINTEGRITY);
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
+static void test_attacks_gcm(void **state)
+{
+    attacks(DTLS_SRTP_AEAD_AES_128_GCM);
+}
+
+static void test_attacks_aes_cm(void **state)
+{
+    attacks(DTLS_SRTP_AES128_CM_SHA1_80);
+}
+
+/* The sender may protect the same sequence number again (a retransmission). */
+static void test_repeat_tx(void **state)
+{
+    srtp_session_t a, b;
+    make_pair(DTLS_SRTP_AEAD_AES_128_GCM, &a, &b);
+    uint8_t p1[BUF], p2[BUF];
+    size_t l1 = make_rtp(p1, 500, 9, 100), l2 = make_rtp(p2, 500, 9, 100);
+    assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), 0);
+    assert_int_equal(srtp_session_protect_rtp(&a, p2, &l2, sizeof p2), 0);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(p1, p2, l1); /* same packet, same keystream: nothing new revealed */
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
+static void test_bad_params(void **state)
+{
+    srtp_session_t a, b, zero;
+    memset(&zero, 0, sizeof zero);
+    make_pair(DTLS_SRTP_AES128_CM_SHA1_80, &a, &b);
+    uint8_t pkt[BUF];
+    size_t len = make_rtp(pkt, 1, 1, 100);
+    size_t n = len;
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, n + SRTP_SESSION_MAX_OVERHEAD - 1),
+                     LG_ENOSPC);
+    assert_int_equal(len, n);
+    assert_int_equal(srtp_session_reason(LG_ENOSPC), SRTP_SESSION_BAD_PARAM);
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, n - 1), LG_EINVAL);
+    assert_int_equal(srtp_session_protect_rtp(NULL, pkt, &len, sizeof pkt), LG_EINVAL);
+    assert_int_equal(srtp_session_protect_rtp(&zero, pkt, &len, sizeof pkt), LG_EINVAL);
+    assert_int_equal(srtp_session_unprotect_rtp(&zero, pkt, &len), LG_EINVAL);
+    assert_int_equal(srtp_session_protect_rtcp(&a, pkt, NULL, sizeof pkt), LG_EINVAL);
+    len = 11;
+    assert_int_equal(srtp_session_unprotect_rtp(&b, pkt, &len), LG_EMALFORMED);
+    len = 7;
+    assert_int_equal(srtp_session_unprotect_rtcp(&b, pkt, &len), LG_EMALFORMED);
+    /* an SRTP packet too short for its tag, a header whose CSRC count overruns it */
+    len = 14;
+    int rc = srtp_session_unprotect_rtp(&b, pkt, &len);
+    assert_int_equal(srtp_session_reason(rc), SRTP_SESSION_BAD_PARAM);
+    pkt[0] = 0x8f; /* 15 CSRCs */
+    len = 40;
+    rc = srtp_session_unprotect_rtp(&b, pkt, &len);
+    assert_true(rc == LG_EMALFORMED || rc == LG_EINTEGRITY);
+    len = 12;
+    rc = srtp_session_unprotect_rtcp(&b, pkt, &len);
+    assert_true(rc < 0);
+
+    dtls_srtp_keys_t k = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, KAT_GCM_KEY, KAT_GCM_KEY);
+    k.salt_len = 14;
+    assert_int_equal(srtp_session_init(&zero, &k), LG_EINVAL);
+    k.profile = DTLS_SRTP_NONE;
+    assert_int_equal(srtp_session_init(&zero, &k), LG_EUNSUPPORTED);
+    assert_int_equal(srtp_session_init(&zero, NULL), LG_EINVAL);
+    srtp_session_free(&zero);
+    srtp_session_free(&zero);
+
+    assert_int_equal(srtp_session_reason(0), SRTP_SESSION_OK);
+    assert_int_equal(srtp_session_reason(LG_ECRYPTO), SRTP_SESSION_OTHER);
+    assert_string_equal(srtp_session_reason_str(SRTP_SESSION_OK), "ok");
+    assert_string_equal(srtp_session_reason_str(SRTP_SESSION_AUTH_FAIL), "auth_fail");
+    assert_string_equal(srtp_session_reason_str(SRTP_SESSION_BAD_PARAM), "bad_param");
+    assert_string_equal(srtp_session_reason_str(SRTP_SESSION_OTHER), "other");
+    assert_string_equal(srtp_session_reason_str((srtp_session_reason_t)42), "other");
+    assert_int_equal(srtp_global_init(), 0);
+    assert_int_equal(srtp_global_init(), 0);
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kat_aes_cm),     cmocka_unit_test(test_kat_gcm),
+        cmocka_unit_test(test_round_trip_gcm), cmocka_unit_test(test_round_trip_aes_cm),
+        cmocka_unit_test(test_attacks_gcm),    cmocka_unit_test(test_attacks_aes_cm),
+        cmocka_unit_test(test_repeat_tx),      cmocka_unit_test(test_bad_params),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
