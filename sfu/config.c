@@ -91,8 +91,8 @@ static int set_media_port(lg_config_t *c, const char *v, char *why, size_t n)
     return 0;
 }
 
-/* A comma-separated list of IP literals. */
-static int set_media_listen(lg_config_t *c, const char *v, char *why, size_t n)
+/* A comma-separated list of IP literals into addrs; returns the count or LG_EINVAL. */
+static int parse_ip_list(const char *v, char addrs[][64], char *why, size_t n)
 {
     char buf[LG_CONFIG_MAX_ADDRS * 64];
     int count = 0;
@@ -107,12 +107,30 @@ static int set_media_listen(lg_config_t *c, const char *v, char *why, size_t n)
                      LG_CONFIG_MAX_ADDRS, v);
             return LG_EINVAL;
         }
-        snprintf(c->media_addrs[count++], sizeof c->media_addrs[0], "%s", tok);
+        snprintf(addrs[count++], 64, "%s", tok);
     }
     if (count == 0) {
         snprintf(why, n, "expected at least one IP address");
         return LG_EINVAL;
     }
+    return count;
+}
+
+static int set_announce(lg_config_t *c, const char *v, char *why, size_t n)
+{
+    int count = parse_ip_list(v, c->announce, why, n);
+    if (count < 0)
+        return count;
+    c->announce_count = count;
+    return 0;
+}
+
+/* A comma-separated list of IP literals. */
+static int set_media_listen(lg_config_t *c, const char *v, char *why, size_t n)
+{
+    int count = parse_ip_list(v, c->media_addrs, why, n);
+    if (count < 0)
+        return count;
     c->media_addr_count = count;
     return 0;
 }
@@ -204,6 +222,7 @@ static int set_public_keys(lg_config_t *c, const char *v, char *why, size_t n)
 INT_SETTER(token_skew_s, 0, 3600, "seconds")
 INT_SETTER(max_participants, 2, 10000, "a participant count")
 INT_SETTER(empty_room_grace_s, 0, 86400, "seconds")
+INT_SETTER(consent_timeout_s, 1, 300, "seconds")
 
 static int set_lobby(lg_config_t *c, const char *v, char *why, size_t n)
 {
@@ -239,6 +258,9 @@ static const config_key_t KEYS[] = {
     {"media-listen", "IP[,IP]", set_media_listen,
      "addresses the media workers bind "
      "(default 127.0.0.1)"},
+    {"announce", "IP[,IP]", set_announce,
+     "address written in ICE candidates for each media-listen "
+     "address (1:1 NAT, cloud VMs, test proxies)"},
     {"workers", "N", set_workers, "media worker threads (default: number of cores)"},
     {"log-level", "LEVEL", set_log_level, "error, warn, info or debug (default info)"},
     {"tls-cert", "FILE", set_tls_cert, "HTTPS certificate chain (PEM); default: generated"},
@@ -247,6 +269,9 @@ static const config_key_t KEYS[] = {
     {"dtls-key", "FILE", set_dtls_key, "DTLS private key (PEM); default: generated"},
     {"web-root", "DIR", set_web_root, "browser client files (default: the installed web root)"},
     {"stats-interval", "MS", set_stats_interval, "worker counter refresh period (default 1000)"},
+    {"consent-timeout", "SECONDS", set_consent_timeout_s,
+     "close a media path after this long "
+     "without ICE consent (default 30)"},
     {"secret-file", "FILE", set_secret_file,
      "HS256 token secret (default: STATE/secret, generated)"},
     {"audience", "AUD", set_audience, "required `aud` claim of join tokens (default legation)"},
@@ -293,6 +318,7 @@ void lg_config_defaults(lg_config_t *cfg)
     cfg->token_skew_s = 30;
     cfg->max_participants = 100;
     cfg->empty_room_grace_s = 60;
+    cfg->consent_timeout_s = 30;
 }
 
 int lg_config_set(lg_config_t *cfg, const char *key, const char *value, const char *origin,
@@ -414,6 +440,21 @@ int lg_config_validate(const lg_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "key 'media-port': %u + %d workers runs past port 65535",
                  cfg->media_port, cfg->workers);
         return LG_EINVAL;
+    }
+    if (cfg->announce_count > cfg->media_addr_count) {
+        snprintf(err, errlen, "key 'announce': %d addresses for %d media-listen addresses",
+                 cfg->announce_count, cfg->media_addr_count);
+        return LG_EINVAL;
+    }
+    for (int i = 0; i < cfg->media_addr_count; i++) {
+        if (strcmp(cfg->media_addrs[i], "0.0.0.0") == 0 || strcmp(cfg->media_addrs[i], "::") == 0)
+            if (cfg->announce_count <= i) {
+                snprintf(err, errlen,
+                         "key 'media-listen': %s is a wildcard; name the address "
+                         "browsers reach with 'announce'",
+                         cfg->media_addrs[i]);
+                return LG_EINVAL;
+            }
     }
     if (!!cfg->tls_cert[0] != !!cfg->tls_key[0]) {
         snprintf(err, errlen, "keys 'tls-cert' and 'tls-key' must be given together");

@@ -20,7 +20,9 @@ typedef struct {
     uint16_t media_port; /* worker k binds media_port + k */
     int media_addr_count;
     char media_addrs[LG_CONFIG_MAX_ADDRS][64]; /* addresses the workers bind for media */
-    int workers;                               /* media worker threads */
+    int announce_count;
+    char announce[LG_CONFIG_MAX_ADDRS][64]; /* written in candidates instead of media_addrs[i] */
+    int workers;                            /* media worker threads */
     lg_log_level_t log_level;
     char tls_cert[LG_CONFIG_PATH_MAX]; /* empty: generated in state_dir */
     char tls_key[LG_CONFIG_PATH_MAX];
@@ -28,6 +30,7 @@ typedef struct {
     char dtls_key[LG_CONFIG_PATH_MAX];
     char web_root[LG_CONFIG_PATH_MAX]; /* browser client files; empty: built-in default */
     int stats_interval_ms;             /* how often the control thread refreshes worker counters */
+    int consent_timeout_s; /* RFC 7675: a path without a valid check this long is closed */
     /* signaling */
     char secret_file[LG_CONFIG_PATH_MAX]; /* HS256 secret; empty: state_dir/secret (generated) */
     char audience[64];                    /* expected `aud` of join tokens */

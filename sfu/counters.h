@@ -14,7 +14,18 @@
     X(STUN_UNKNOWN_USER, "stun_unknown_user")                                                      \
     X(STUN_BAD_INTEGRITY, "stun_bad_integrity")                                                    \
     X(STUN_UNEXPECTED, "stun_unexpected")                                                          \
-    X(TRUNCATED, "truncated")
+    X(TRUNCATED, "truncated")                                                                      \
+    X(STUN_WRONG_UFRAG, "stun_wrong_ufrag")                                                        \
+    X(DTLS_REJECTED, "dtls_rejected")                                                              \
+    X(MEDIA_BEFORE_KEYS, "media_before_keys")                                                      \
+    X(SRTP_AUTH, "srtp_auth_fail")                                                                 \
+    X(SRTP_REPLAY, "srtp_replay")                                                                  \
+    X(SRTP_OTHER, "srtp_error")                                                                    \
+    X(NO_PATH, "no_path")                                                                          \
+    X(TCP_BAD_FRAME, "tcp_bad_frame")                                                              \
+    X(TCP_OVERFLOW, "tcp_overflow")                                                                \
+    X(TCP_LIMIT, "tcp_limit")                                                                      \
+    X(TCP_IDLE, "tcp_idle")
 
 typedef enum {
 #define LG_DROP_ENUM(e, label) LG_DROP_##e,
@@ -30,6 +41,12 @@ typedef struct {
     uint64_t bytes_out;
     uint64_t send_errors;
     uint64_t drops[LG_DROP_COUNT];
+    uint64_t rtp_in;  /* SRTP packets that authenticated */
+    uint64_t rtcp_in; /* SRTCP packets that authenticated */
+    uint64_t transports_created;
+    uint64_t transports_connected;
+    uint64_t transports_closed[16]; /* by transport_close_t */
+    uint64_t transports_live;       /* gauge */
     uint64_t loop_lag_us_max; /* worst event-loop lag since the previous snapshot */
     uint64_t loop_lag_us_last;
 } lg_counters_t;

@@ -1,10 +1,12 @@
 /* Prometheus text format: one HELP/TYPE block per metric family, one sample per worker/label. */
 #include "sfu/metrics.h"
+#include "sfu/transport.h"
 
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef struct {
     char *buf;
@@ -50,6 +52,15 @@ static const counter_family_t COUNTERS[] = {
      offsetof(lg_counters_t, bytes_out)},
     {"send_errors_total", "datagrams the kernel refused to send",
      offsetof(lg_counters_t, send_errors)},
+    {"srtp_packets_received_total", "SRTP packets that authenticated and decrypted",
+     offsetof(lg_counters_t, rtp_in)},
+    {"srtcp_packets_received_total", "SRTCP packets that authenticated and decrypted",
+     offsetof(lg_counters_t, rtcp_in)},
+    {"transports_created_total", "media transports created",
+     offsetof(lg_counters_t, transports_created)},
+    {"transports_connected_total", "media transports whose DTLS handshake completed",
+     offsetof(lg_counters_t, transports_connected)},
+    {"transports", "media transports alive now", offsetof(lg_counters_t, transports_live)},
 };
 
 static uint64_t field(const lg_counters_t *c, size_t off)
@@ -65,7 +76,8 @@ long lg_metrics_render(const lg_metrics_view_t *v, char *buf, size_t cap)
     family(&o, "workers", "gauge", "media worker threads");
     put(&o, "legation_workers %d\n", v->nworkers);
     for (size_t f = 0; f < sizeof COUNTERS / sizeof COUNTERS[0]; f++) {
-        family(&o, COUNTERS[f].name, "counter", COUNTERS[f].help);
+        family(&o, COUNTERS[f].name, strstr(COUNTERS[f].name, "_total") ? "counter" : "gauge",
+               COUNTERS[f].help);
         for (int w = 0; w < v->nworkers; w++)
             put(&o, "legation_%s{worker=\"%d\"} %" PRIu64 "\n", COUNTERS[f].name, w,
                 field(&v->workers[w], COUNTERS[f].offset));
@@ -75,6 +87,11 @@ long lg_metrics_render(const lg_metrics_view_t *v, char *buf, size_t cap)
         for (int d = 0; d < LG_DROP_COUNT; d++)
             put(&o, "legation_packets_dropped_total{worker=\"%d\",reason=\"%s\"} %" PRIu64 "\n", w,
                 lg_drop_label(d), v->workers[w].drops[d]);
+    family(&o, "transports_closed_total", "counter", "media transports closed, by reason");
+    for (int w = 0; w < v->nworkers; w++)
+        for (int r = 1; r < TRANSPORT_CLOSE_COUNT; r++)
+            put(&o, "legation_transports_closed_total{worker=\"%d\",reason=\"%s\"} %" PRIu64 "\n",
+                w, transport_close_label((transport_close_t)r), v->workers[w].transports_closed[r]);
     family(&o, "event_loop_lag_seconds", "gauge",
            "worst lateness of a 100 ms timer since the previous refresh");
     put(&o, "legation_event_loop_lag_seconds{thread=\"control\"} %.6f\n",

@@ -24,8 +24,16 @@ static void on_worker_stats(void *ctx, lg_msg_t *m)
     free(m);
 }
 
+static void on_worker_transport(void *ctx, lg_msg_t *m)
+{
+    lg_relay_t *r = ctx;
+    signaling_on_transport(&r->signaling, (const worker_transport_msg_t *)m);
+    free(m);
+}
+
 static const lg_mq_handler_fn CONTROL_HANDLERS[CONTROL_MSG_COUNT] = {
     [CONTROL_MSG_STATS] = on_worker_stats,
+    [CONTROL_MSG_TRANSPORT] = on_worker_transport,
 };
 
 static void on_stats_timer(uv_timer_t *t)
@@ -129,6 +137,12 @@ static int bind_workers(lg_relay_t *r, char *err, size_t errlen)
     }
     for (int i = 0; i < r->nworkers; i++) {
         int rc = lg_worker_bind(&r->workers[i], i, r->cfg, err, errlen);
+        if (rc == 0 && (rc = lg_worker_set_certs(&r->workers[i], r->certs.dtls_cert,
+                                                 r->certs.dtls_key)) != 0) {
+            snprintf(err, errlen, "DTLS context for worker %d: %s", i, lg_strerror(rc));
+            r->nworkers = i + 1;
+            return rc;
+        }
         if (rc != 0) {
             r->nworkers = i; /* only the bound ones are released */
             return rc;
@@ -196,8 +210,12 @@ int lg_relay_init(lg_relay_t *r, const lg_config_t *cfg, char *err, size_t errle
         r->signaling_up = 1;
     if (rc == 0)
         rc = bind_workers(r, err, errlen);
-    if (rc == 0)
+    if (rc == 0) {
+        r->signaling.workers = r->workers;
+        r->signaling.nworkers = r->nworkers;
+        r->signaling.dtls_fingerprint = r->certs.dtls_fingerprint;
         rc = start_http(r, err, errlen);
+    }
     for (int i = 0; rc == 0 && i < r->nworkers; i++) {
         rc = lg_worker_start(&r->workers[i], &r->inbox);
         if (rc != 0)

@@ -20,12 +20,25 @@ int lg_worker_bind(lg_worker_t *w, int index, const lg_config_t *cfg, char *err,
     for (int i = 0; i < cfg->media_addr_count; i++) {
         int fd = udp_io_bind(cfg->media_addrs[i], (uint16_t)(cfg->media_port + index), err, errlen);
         if (fd < 0) {
-            for (int j = 0; j < w->nudp; j++)
+            for (int j = 0; j < w->nudp; j++) {
                 close(w->udp_fds[j]);
+                close(w->tcp_fds[j]);
+            }
             w->nudp = 0;
             return LG_EIO;
         }
-        w->udp_fds[w->nudp++] = fd;
+        w->udp_fds[w->nudp] = fd;
+        fd = tcp_io_bind(cfg->media_addrs[i], (uint16_t)(cfg->media_port + index), err, errlen);
+        if (fd < 0) {
+            close(w->udp_fds[w->nudp]);
+            for (int j = 0; j < w->nudp; j++) {
+                close(w->udp_fds[j]);
+                close(w->tcp_fds[j]);
+            }
+            w->nudp = 0;
+            return LG_EIO;
+        }
+        w->tcp_fds[w->nudp++] = fd;
     }
     return 0;
 }
@@ -45,6 +58,63 @@ static void on_stats_req(void *ctx, lg_msg_t *m)
     free(m);
 }
 
+uint64_t lg_worker_now_ms(const lg_worker_t *w)
+{
+    return uv_now((uv_loop_t *)&w->loop);
+}
+
+void lg_worker_report_transport(lg_worker_t *w, const transport_t *t)
+{
+    worker_transport_msg_t *m = lg_msg_new(CONTROL_MSG_TRANSPORT, sizeof *m);
+    if (!m)
+        return;
+    m->worker = w->index;
+    m->id = t->p.id;
+    memcpy(m->room, t->p.room, sizeof m->room);
+    memcpy(m->participant, t->p.participant, sizeof m->participant);
+    m->state = t->state;
+    m->reason = t->close_reason;
+    m->profile = t->profile;
+    lg_mq_post(w->control, &m->hdr);
+}
+
+int lg_worker_set_certs(lg_worker_t *w, X509 *cert, EVP_PKEY *key)
+{
+    return dtls_ctx_new(cert, key, 1, NULL, &w->dtls);
+}
+
+static void on_transport_add(void *ctx, lg_msg_t *m)
+{
+    lg_worker_t *w = ctx;
+    worker_transport_add_t *a = (worker_transport_add_t *)m;
+    if (!transport_create(w, &a->params, lg_worker_now_ms(w))) {
+        transport_t failed;
+        memset(&failed, 0, sizeof failed);
+        failed.p = a->params;
+        failed.state = TRANSPORT_CLOSED;
+        failed.close_reason = TRANSPORT_CLOSE_NONE;
+        lg_worker_report_transport(w, &failed);
+    }
+    free(m);
+}
+
+static void on_transport_remove(void *ctx, lg_msg_t *m)
+{
+    lg_worker_t *w = ctx;
+    transport_t *t = transport_find_id(w, ((worker_transport_remove_t *)m)->id);
+    if (t)
+        transport_close(t, TRANSPORT_CLOSE_REQUESTED);
+    free(m);
+}
+
+static void on_sweep_timer(uv_timer_t *timer)
+{
+    lg_worker_t *w = timer->data;
+    transport_sweep(w, lg_worker_now_ms(w), (uint64_t)w->cfg->consent_timeout_s * 1000);
+    for (int i = 0; i < w->udp_started; i++)
+        udp_io_flush(&w->udp[i]);
+}
+
 static void close_any(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h))
@@ -58,6 +128,11 @@ static void on_stop(void *ctx, lg_msg_t *m)
     for (int i = 0; i < w->udp_started; i++)
         udp_io_close(&w->udp[i]);
     uv_timer_stop(&w->lag_timer);
+    uv_timer_stop(&w->sweep_timer);
+    while (w->transports.all)
+        transport_close(w->transports.all, TRANSPORT_CLOSE_SHUTDOWN);
+    for (int i = 0; i < w->tcp_started; i++)
+        tcp_io_close(&w->tcp[i]);
     lg_mq_close(&w->inbox, NULL);
     uv_walk(&w->loop, close_any, NULL); /* anything a module forgot is still closed */
 }
@@ -65,6 +140,8 @@ static void on_stop(void *ctx, lg_msg_t *m)
 static const lg_mq_handler_fn WORKER_HANDLERS[WORKER_MSG_COUNT] = {
     [WORKER_MSG_STOP] = on_stop,
     [WORKER_MSG_STATS_REQ] = on_stats_req,
+    [WORKER_MSG_TRANSPORT_ADD] = on_transport_add,
+    [WORKER_MSG_TRANSPORT_REMOVE] = on_transport_remove,
 };
 
 /* Event-loop lag: how late a 100 ms repeating timer fires, in microseconds. */
@@ -83,8 +160,32 @@ static void on_udp_packet(void *ctx, udp_io_t *io, uint8_t *data, size_t len,
                           const struct sockaddr *from, socklen_t fromlen)
 {
     lg_worker_t *w = ctx;
-    lg_packet_in(&w->counters, data, len, from, fromlen);
+    lg_path_t path;
+    path.udp = io;
+    path.tcp = NULL;
+    memcpy(&path.addr, from, fromlen);
+    path.addrlen = fromlen;
+    lg_packet_in(w, &path, data, len);
 }
+
+static void on_tcp_packet(void *ctx, tcp_conn_t *conn, uint8_t *data, size_t len,
+                          const struct sockaddr *from, socklen_t fromlen)
+{
+    lg_worker_t *w = ctx;
+    lg_path_t path;
+    path.udp = NULL;
+    path.tcp = conn;
+    memcpy(&path.addr, from, fromlen);
+    path.addrlen = fromlen;
+    lg_packet_in(w, &path, data, len);
+}
+
+static void on_tcp_close(void *ctx, tcp_conn_t *conn)
+{
+    transport_path_closed(ctx, conn);
+}
+
+static const tcp_io_callbacks_t TCP_CALLBACKS = {on_tcp_packet, on_tcp_close};
 
 static void worker_main(void *arg)
 {
@@ -105,6 +206,10 @@ static int worker_setup_loop(lg_worker_t *w)
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
         return rc;
+    if ((rc = tt_init(&w->transports)) != 0) {
+        uv_loop_close(&w->loop);
+        return rc;
+    }
     rc = lg_mq_init(&w->inbox, &w->loop, WORKER_HANDLERS, WORKER_MSG_COUNT, w);
     if (rc != 0) {
         uv_loop_close(&w->loop);
@@ -114,11 +219,21 @@ static int worker_setup_loop(lg_worker_t *w)
     w->lag_timer.data = w;
     w->lag_expected_ns = uv_hrtime() + (uint64_t)LAG_INTERVAL_MS * 1000000;
     uv_timer_start(&w->lag_timer, on_lag_timer, LAG_INTERVAL_MS, LAG_INTERVAL_MS);
+    uv_timer_init(&w->loop, &w->sweep_timer);
+    w->sweep_timer.data = w;
+    uint64_t sweep = (uint64_t)w->cfg->consent_timeout_s * 250;
+    sweep = sweep < 100 ? 100 : sweep > 1000 ? 1000 : sweep;
+    uv_timer_start(&w->sweep_timer, on_sweep_timer, sweep, sweep);
     for (int i = 0; i < w->nudp; i++) {
         rc = udp_io_start(&w->udp[i], &w->loop, w->udp_fds[i], on_udp_packet, w, &w->counters);
         if (rc != 0)
             return rc;
         w->udp_started++;
+        rc = tcp_io_start(&w->tcp[i], &w->loop, w->tcp_fds[i], &TCP_CALLBACKS, NULL, w,
+                          &w->counters);
+        if (rc != 0)
+            return rc;
+        w->tcp_started++;
     }
     return 0;
 }
@@ -135,9 +250,12 @@ int lg_worker_start(lg_worker_t *w, lg_mq_t *control)
         uv_run(&w->loop, UV_RUN_DEFAULT);
         uv_loop_close(&w->loop);
         lg_mq_destroy(&w->inbox);
+        tt_free(&w->transports);
         for (int i = w->udp_started; i < w->nudp; i++)
             close(w->udp_fds[i]);
-        w->nudp = w->udp_started = 0;
+        for (int i = w->tcp_started; i < w->nudp; i++)
+            close(w->tcp_fds[i]);
+        w->nudp = w->udp_started = w->tcp_started = 0;
         return rc;
     }
     w->running = 1;
@@ -154,14 +272,21 @@ int lg_worker_post(lg_worker_t *w, lg_msg_t *msg)
 void lg_worker_stop(lg_worker_t *w)
 {
     if (!w->running) {
-        for (int i = 0; i < w->nudp; i++)
+        for (int i = 0; i < w->nudp; i++) {
             close(w->udp_fds[i]);
+            close(w->tcp_fds[i]);
+        }
         w->nudp = 0;
+        dtls_ctx_free(w->dtls);
+        w->dtls = NULL;
         return;
     }
     lg_worker_post(w, lg_msg_new(WORKER_MSG_STOP, sizeof(lg_msg_t)));
     uv_thread_join(&w->thread);
     lg_mq_destroy(&w->inbox);
+    tt_free(&w->transports);
+    dtls_ctx_free(w->dtls);
+    w->dtls = NULL;
     w->running = 0;
-    w->nudp = w->udp_started = 0; /* the sockets were closed with their handles */
+    w->nudp = w->udp_started = w->tcp_started = 0; /* sockets closed with their handles */
 }

@@ -8,13 +8,45 @@
 #include "sfu/config.h"
 #include "sfu/counters.h"
 #include "sfu/mq.h"
+#include "sfu/dtls.h"
+#include "sfu/transport.h"
+#include "sfu/transport_table.h"
+#include "sfu/tcp_io.h"
 #include "sfu/udp_io.h"
 
 /* Control -> worker messages. */
-enum { WORKER_MSG_STOP = 0, WORKER_MSG_STATS_REQ, WORKER_MSG_COUNT };
+enum {
+    WORKER_MSG_STOP = 0,
+    WORKER_MSG_STATS_REQ,
+    WORKER_MSG_TRANSPORT_ADD,
+    WORKER_MSG_TRANSPORT_REMOVE,
+    WORKER_MSG_COUNT
+};
 
 /* Worker -> control messages (handled by the control thread's table). */
-enum { CONTROL_MSG_STATS = 0, CONTROL_MSG_COUNT };
+enum { CONTROL_MSG_STATS = 0, CONTROL_MSG_TRANSPORT, CONTROL_MSG_COUNT };
+
+typedef struct {
+    lg_msg_t hdr; /* WORKER_MSG_TRANSPORT_ADD */
+    transport_params_t params;
+} worker_transport_add_t;
+
+typedef struct {
+    lg_msg_t hdr; /* WORKER_MSG_TRANSPORT_REMOVE */
+    uint64_t id;
+} worker_transport_remove_t;
+
+/* Worker -> control: a transport connected (state CONNECTED) or closed (state CLOSED, reason). */
+typedef struct {
+    lg_msg_t hdr; /* CONTROL_MSG_TRANSPORT */
+    int worker;
+    uint64_t id;
+    char room[72];
+    char participant[24];
+    transport_state_t state;
+    transport_close_t reason;
+    dtls_srtp_profile_t profile;
+} worker_transport_msg_t;
 
 typedef struct {
     lg_msg_t hdr; /* CONTROL_MSG_STATS */
@@ -39,7 +71,13 @@ typedef struct lg_worker {
     int udp_started;                  /* udp[0..udp_started) own their fds */
     int udp_fds[LG_CONFIG_MAX_ADDRS]; /* bound by the control thread, owned by udp[] once run */
     udp_io_t udp[LG_CONFIG_MAX_ADDRS];
+    int tcp_fds[LG_CONFIG_MAX_ADDRS]; /* ICE-TCP listeners on the same address and port */
+    tcp_io_t tcp[LG_CONFIG_MAX_ADDRS];
+    int tcp_started;
     uv_timer_t lag_timer;
+    uv_timer_t sweep_timer; /* consent freshness */
+    transport_table_t transports;
+    dtls_ctx_t *dtls; /* server role, this worker's certificate */
     uint64_t lag_expected_ns;
     lg_counters_t counters; /* written only on this worker's thread */
     int running;
@@ -48,6 +86,16 @@ typedef struct lg_worker {
 /* Control thread, before start: binds the worker's sockets (cfg media addresses, port
  * media_port + index). Returns 0, or LG_EIO with err naming the address and reason. */
 int lg_worker_bind(lg_worker_t *w, int index, const lg_config_t *cfg, char *err, size_t errlen);
+
+/* Control thread, before start: creates the worker's DTLS context from the relay's certificate.
+ * Returns 0 or an LG_E* code. */
+int lg_worker_set_certs(lg_worker_t *w, X509 *cert, EVP_PKEY *key);
+
+/* Worker thread: the loop's notion of now, in milliseconds. */
+uint64_t lg_worker_now_ms(const lg_worker_t *w);
+
+/* Worker thread: tells the control thread about a transport's state. */
+void lg_worker_report_transport(lg_worker_t *w, const transport_t *t);
 
 /* Control thread: sets up the loop and inbox and starts the thread. `control` receives the
  * worker's events. Returns 0 or a negative error; on error nothing is left running. */

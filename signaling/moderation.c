@@ -37,6 +37,7 @@ void sig_on_kick(sig_session_t *s, const proto_msg_t *m)
               json_pack("{s:s,s:s,s:s,s:s,s:s}", "room", room->id, "participant", t->id, "identity",
                         t->sub, "by", s->p->sub, "reason", reason));
     sig_send(ts, proto_build_kicked(reason));
+    sig_release_media(ts);
     ts->p = NULL;
     rooms_kick(&sig->rooms, t, sig_now_ms(sig));
     sig_close(ts, 4001, "kicked");
@@ -138,6 +139,7 @@ void sig_on_end_meeting(sig_session_t *s, const proto_msg_t *m)
         participant_t *p = room->participants;
         sig_session_t *ps = p->conn;
         sig_send(ps, proto_build_meeting_ended(by_id));
+        sig_release_media(ps);
         ps->p = NULL;
         rooms_leave(&sig->rooms, p, sig_now_ms(sig));
         sig_close(ps, 1000, "meeting ended");

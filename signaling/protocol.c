@@ -735,6 +735,15 @@ char *proto_build_room_lobby(bool enabled, const char *by)
     return finish(&b);
 }
 
+char *proto_build_media_state(const char *transport, const char *state, const char *detail)
+{
+    obj_t b = start("media_state", NULL);
+    put(&b, "transport", jstr(transport));
+    put(&b, "state", jstr(state));
+    put(&b, "detail", jstr(detail));
+    return finish(&b);
+}
+
 char *proto_build_kicked(const char *reason)
 {
     obj_t b = start("kicked", NULL);

@@ -281,6 +281,11 @@ char *proto_build_publish_answer(const proto_id_t *id, const char *sdp);
 char *proto_build_subscribe_offer(const char *sdp, int64_t seq);
 
 char *proto_build_active_speaker(const char *participant_id);
+
+/* Push: the relay's view of one of your media transports. transport "publish" or "subscribe";
+ * state "connected" (detail: the SRTP profile) or "closed" (detail: why, e.g.
+ * "consent_expired", "fingerprint_mismatch"). */
+char *proto_build_media_state(const char *transport, const char *state, const char *detail);
 char *proto_build_pong(const proto_id_t *id);
 
 /* Generic success reply to a request that has nothing else to return. */

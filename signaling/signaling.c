@@ -129,6 +129,7 @@ void sig_leave(sig_session_t *s, const char *reason)
                         p->sub, "reason", reason));
     char id[ROOMS_ID_MAX];
     snprintf(id, sizeof id, "%s", p->id);
+    sig_release_media(s);
     s->p = NULL;
     rooms_leave(&sig->rooms, p, sig_now_ms(sig));
     if (was_waiting)
@@ -253,17 +254,6 @@ static void on_set_preference(sig_session_t *s, const proto_msg_t *m)
     sig_send(s, proto_build_ok(&m->id));
 }
 
-/* Publishing and subscribing need the media transports (issue 5): say so plainly. */
-static void on_media_not_ready(sig_session_t *s, const proto_msg_t *m)
-{
-    if (m->type == PROTO_PUBLISH && s->p->role == AUTH_ROLE_OBSERVER) {
-        sig_error(s, &m->id, PROTO_ERR_FORBIDDEN, "observers cannot publish");
-        return;
-    }
-    sig_send(s, proto_build_error(&m->id, PROTO_ERR_INTERNAL,
-                                  "this relay build has no media transports yet"));
-}
-
 typedef enum { NEEDS_NOTHING = 0, NEEDS_JOINED, NEEDS_MODERATOR } sig_needs_t;
 
 static const struct {
@@ -271,8 +261,8 @@ static const struct {
     sig_needs_t needs;
 } HANDLERS[PROTO_TYPE_COUNT] = {
     [PROTO_JOIN] = {on_join, NEEDS_NOTHING},
-    [PROTO_PUBLISH] = {on_media_not_ready, NEEDS_JOINED},
-    [PROTO_SUBSCRIBE_ANSWER] = {on_media_not_ready, NEEDS_JOINED},
+    [PROTO_PUBLISH] = {sig_on_publish, NEEDS_JOINED},
+    [PROTO_SUBSCRIBE_ANSWER] = {sig_on_subscribe_answer, NEEDS_JOINED},
     [PROTO_MUTE] = {on_mute, NEEDS_JOINED},
     [PROTO_KICK] = {sig_on_kick, NEEDS_MODERATOR},
     [PROTO_MUTE_PARTICIPANT] = {sig_on_mute_participant, NEEDS_MODERATOR},

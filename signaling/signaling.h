@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "sfu/config.h"
+#include "sfu/worker.h"
 #include "signaling/audit.h"
 #include "signaling/auth.h"
 #include "signaling/http_server.h"
@@ -33,6 +34,10 @@ typedef struct signaling {
     int nsessions;
     signaling_stats_t stats;
     http_ws_handlers_t ws; /* handed to the HTTP server */
+    lg_worker_t *workers;  /* set by the relay: where transports are created */
+    int nworkers;
+    const char *dtls_fingerprint; /* "sha-256 AB:..", written into every SDP */
+    uint64_t next_transport_id;
     int stopped;
 } signaling_t;
 
@@ -40,6 +45,9 @@ typedef struct signaling {
  * Returns 0 or an LG_E* code with err naming the cause. Control thread. */
 int signaling_init(signaling_t *s, uv_loop_t *loop, const lg_config_t *cfg, char *err,
                    size_t errlen);
+
+/* A worker reported a transport connected or closed: tells its participant. Control thread. */
+void signaling_on_transport(signaling_t *s, const worker_transport_msg_t *m);
 
 /* Closes the timer (the loop must run afterwards to finish closing). Sessions are closed by the
  * HTTP server's teardown, which calls back into signaling: call this after http_server_stop. */

@@ -19,6 +19,8 @@ struct sig_session {
     uint64_t window_start_ms;
     int window_count;
     int closing;
+    uint64_t publish_transport; /* 0: not publishing */
+    int publish_worker;
     struct sig_session *next;
 };
 
@@ -59,6 +61,12 @@ void sig_on_set_lobby(sig_session_t *s, const proto_msg_t *m);
 void sig_on_admit(sig_session_t *s, const proto_msg_t *m);
 void sig_on_deny(sig_session_t *s, const proto_msg_t *m);
 void sig_on_end_meeting(sig_session_t *s, const proto_msg_t *m);
+
+/* Media negotiation (media.c). */
+void sig_on_publish(sig_session_t *s, const proto_msg_t *m);
+void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m);
+/* Asks the worker to close the session's transports (leave, kick, disconnect). */
+void sig_release_media(sig_session_t *s);
 
 /* Sends `joined` with the room's state to s (on join, or on admission from the lobby). */
 void sig_send_joined(sig_session_t *s);

@@ -450,6 +450,52 @@ static void test_end_meeting_and_audit(void **state)
     assert_true(saw_refused >= 1);
 }
 
+/* The fixture offer as a JSON string literal body (escaped). */
+static char *offer_json(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char raw[65536];
+    size_t n = fread(raw, 1, sizeof raw - 1, f);
+    fclose(f);
+    raw[n] = '\0';
+    json_t *j = json_string(raw);
+    char *text = json_dumps(j, JSON_ENCODE_ANY);
+    json_decref(j);
+    return text;
+}
+
+static void test_publish_answer(void **state)
+{
+    wsc_t *c = join(token("r-pub", "speaker", AUTH_ROLE_PARTICIPANT, 600, NULL), NULL);
+    sendf(c, "{\"type\":\"publish\",\"id\":5,\"sdp\":\"v=0\\r\\nbogus\\r\\n\"}");
+    expect_error(c, "bad_sdp", "line");
+    char *offer = offer_json("tests/fixtures/sdp/chromium-156-offer-publish-simulcast.sdp");
+    char *msg = malloc(strlen(offer) + 64);
+    sprintf(msg, "{\"type\":\"publish\",\"id\":6,\"sdp\":%s}", offer);
+    assert_int_equal(wsc_send_text(c, msg, strlen(msg)), 0);
+    json_t *j = expect(c, "publish_answer");
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 6);
+    const char *sdp = jstr(j, "sdp");
+    char want[256];
+    assert_non_null(strstr(sdp, "a=ice-lite\r\n"));
+    assert_non_null(strstr(sdp, "a=setup:passive\r\n"));
+    snprintf(want, sizeof want, "a=fingerprint:%s\r\n", g_relay.certs.dtls_fingerprint);
+    assert_non_null(strstr(sdp, want));
+    snprintf(want, sizeof want, "127.0.0.1 %u typ host", g_cfg.media_port);
+    assert_non_null(strstr(sdp, want));
+    assert_non_null(strstr(sdp, "tcptype passive"));
+    assert_non_null(strstr(sdp, "a=simulcast:recv h;m;l"));
+    assert_non_null(strstr(sdp, "a=recvonly"));
+    json_decref(j);
+    /* One publish connection per participant (renegotiation is not supported yet). */
+    assert_int_equal(wsc_send_text(c, msg, strlen(msg)), 0);
+    expect_error(c, "bad_request", "already publishing");
+    free(msg);
+    free(offer);
+    wsc_close(c, 1000);
+}
+
 int main(void)
 {
     srand((unsigned)getpid());
@@ -461,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_lock),
         cmocka_unit_test(test_lobby),
         cmocka_unit_test(test_capacity),
+        cmocka_unit_test(test_publish_answer),
         cmocka_unit_test(test_end_meeting_and_audit),
     };
     return cmocka_run_group_tests(tests, start_relay, stop_relay);

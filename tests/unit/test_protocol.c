@@ -812,6 +812,11 @@ static char *b_room_lobby(const json_t *f)
     return proto_build_room_lobby(true, "p-7f3a9c");
 }
 
+static char *b_media_state(const json_t *f)
+{
+    return proto_build_media_state("publish", "closed", "consent_expired");
+}
+
 static char *b_kicked(const json_t *f)
 {
     return proto_build_kicked("disruptive behaviour");
@@ -878,6 +883,7 @@ static const struct {
     {"mute_changed_self.json", b_mute_changed_self},
     {"room_locked.json", b_room_locked},
     {"room_lobby.json", b_room_lobby},
+    {"media_state.json", b_media_state},
     {"kicked.json", b_kicked},
     {"denied.json", b_denied},
     {"meeting_ended.json", b_meeting_ended},
