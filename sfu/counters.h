@@ -25,7 +25,10 @@
     X(TCP_BAD_FRAME, "tcp_bad_frame")                                                              \
     X(TCP_OVERFLOW, "tcp_overflow")                                                                \
     X(TCP_LIMIT, "tcp_limit")                                                                      \
-    X(TCP_IDLE, "tcp_idle")
+    X(TCP_IDLE, "tcp_idle")                                                                        \
+    X(RTP_MALFORMED, "rtp_malformed")                                                              \
+    X(UNKNOWN_SSRC, "unknown_ssrc")                                                                \
+    X(RTCP_MALFORMED, "rtcp_malformed")
 
 typedef enum {
 #define LG_DROP_ENUM(e, label) LG_DROP_##e,
@@ -41,13 +44,17 @@ typedef struct {
     uint64_t bytes_out;
     uint64_t send_errors;
     uint64_t drops[LG_DROP_COUNT];
-    uint64_t rtp_in;  /* SRTP packets that authenticated */
-    uint64_t rtcp_in; /* SRTCP packets that authenticated */
+    uint64_t rtp_in;    /* SRTP packets that authenticated */
+    uint64_t rtcp_in;   /* SRTCP packets that authenticated */
+    uint64_t forwarded; /* RTP packets sent to subscribers */
+    uint64_t forwarded_bytes;
+    uint64_t keyframe_requests; /* PLIs the relay sent to publishers */
+    uint64_t pli_throttled;     /* subscriber PLI/FIR absorbed by the throttle */
     uint64_t transports_created;
     uint64_t transports_connected;
     uint64_t transports_closed[16]; /* by transport_close_t */
     uint64_t transports_live;       /* gauge */
-    uint64_t loop_lag_us_max; /* worst event-loop lag since the previous snapshot */
+    uint64_t loop_lag_us_max;       /* worst event-loop lag since the previous snapshot */
     uint64_t loop_lag_us_last;
 } lg_counters_t;
 

@@ -5,6 +5,7 @@
 #include "sfu/demux.h"
 #include "sfu/lg_error.h"
 #include "sfu/log.h"
+#include "sfu/router.h"
 #include "sfu/tcp_io.h"
 #include "sfu/worker.h"
 
@@ -43,6 +44,36 @@ int transport_send(transport_t *t, const uint8_t *data, size_t len)
         return LG_ESTATE;
     }
     return path_send(&t->pairs[t->selected], &t->w->counters, data, len);
+}
+
+uint8_t *transport_tx_begin(transport_t *t, size_t *cap)
+{
+    if (t->selected < 0)
+        return NULL;
+    const lg_path_t *path = &t->pairs[t->selected];
+    if (path->tcp) {
+        *cap = sizeof t->w->scratch;
+        return t->w->scratch;
+    }
+    *cap = UDP_IO_TX_BUF;
+    return udp_io_tx_slot(path->udp);
+}
+
+void transport_tx_commit(transport_t *t, uint8_t *buf, size_t len)
+{
+    const lg_path_t *path = &t->pairs[t->selected];
+    if (path->tcp)
+        tcp_conn_send(path->tcp, buf, len);
+    else
+        udp_io_tx_commit(path->udp, len, (const struct sockaddr *)&path->addr, path->addrlen);
+}
+
+int transport_send_rtcp(transport_t *t, uint8_t *buf, size_t len, size_t cap)
+{
+    if (!t->srtp_ready)
+        return LG_ESTATE;
+    int rc = srtp_session_protect_rtcp(&t->srtp, buf, &len, cap);
+    return rc ? rc : transport_send(t, buf, len);
 }
 
 /* ---- DTLS glue ----------------------------------------------------------------------------- */
@@ -139,9 +170,11 @@ void transport_on_srtp(transport_t *t, int pair, uint8_t *data, size_t len)
     if (rtcp) {
         t->rtcp_in++;
         c->rtcp_in++;
+        router_on_rtcp(t->w, t, data, len);
     } else {
         t->rtp_in++;
         c->rtp_in++;
+        router_on_rtp(t->w, t, data, len);
     }
     (void)pair;
 }
@@ -187,6 +220,7 @@ void transport_close(transport_t *t, transport_close_t why)
     lg_worker_t *w = t->w;
     t->state = TRANSPORT_CLOSED;
     t->close_reason = why;
+    router_transport_closed(w, t);
     tt_remove(&w->transports, t);
     if (why != TRANSPORT_CLOSE_SHUTDOWN && why != TRANSPORT_CLOSE_REQUESTED)
         dtls_session_close(&t->dtls); /* close_notify to a peer that may still listen */

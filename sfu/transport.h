@@ -85,6 +85,9 @@ typedef struct transport {
     srtp_session_t srtp;
     int srtp_ready;
     dtls_srtp_profile_t profile;
+    struct producer *producers[16]; /* tracks this (publish) transport receives */
+    int nproducers;
+    struct consumer *consumers; /* tracks this (subscribe) transport sends */
     /* per-transport counts */
     uint64_t rtp_in, rtcp_in, srtp_fail;
     struct transport *next_ufrag; /* hash chains, see transport_table.h */
@@ -122,5 +125,13 @@ transport_t *transport_find_id(struct lg_worker *w, uint64_t id);
 
 /* Sends a datagram on t's selected path (framed for ICE-TCP). LG_ESTATE without a path. */
 int transport_send(transport_t *t, const uint8_t *data, size_t len);
+
+/* Zero-copy send: a buffer of *cap bytes to build one packet in (a sendmmsg slot for UDP, the
+ * worker's scratch buffer for TCP), then commit its length. NULL without a selected path. */
+uint8_t *transport_tx_begin(transport_t *t, size_t *cap);
+void transport_tx_commit(transport_t *t, uint8_t *buf, size_t len);
+
+/* Protects an RTCP compound built in buf (cap bytes) and sends it. */
+int transport_send_rtcp(transport_t *t, uint8_t *buf, size_t len, size_t cap);
 
 #endif

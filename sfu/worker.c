@@ -107,6 +107,34 @@ static void on_transport_remove(void *ctx, lg_msg_t *m)
     free(m);
 }
 
+static void on_producer_add(void *ctx, lg_msg_t *m)
+{
+    router_add_producer(ctx, &((worker_producer_add_t *)m)->params);
+    free(m);
+}
+
+static void on_consumer_add(void *ctx, lg_msg_t *m)
+{
+    router_add_consumer(ctx, &((worker_consumer_add_t *)m)->params);
+    lg_worker_t *w = ctx;
+    for (int i = 0; i < w->udp_started; i++)
+        udp_io_flush(&w->udp[i]); /* the keyframe request */
+    free(m);
+}
+
+static void on_consumer_remove(void *ctx, lg_msg_t *m)
+{
+    router_remove_consumer(ctx, ((worker_id_msg_t *)m)->id);
+    free(m);
+}
+
+static void on_producer_mute(void *ctx, lg_msg_t *m)
+{
+    worker_id_msg_t *x = (worker_id_msg_t *)m;
+    router_set_muted(ctx, x->id, x->muted);
+    free(m);
+}
+
 static void on_sweep_timer(uv_timer_t *timer)
 {
     lg_worker_t *w = timer->data;
@@ -131,6 +159,7 @@ static void on_stop(void *ctx, lg_msg_t *m)
     uv_timer_stop(&w->sweep_timer);
     while (w->transports.all)
         transport_close(w->transports.all, TRANSPORT_CLOSE_SHUTDOWN);
+    router_free(w);
     for (int i = 0; i < w->tcp_started; i++)
         tcp_io_close(&w->tcp[i]);
     lg_mq_close(&w->inbox, NULL);
@@ -142,6 +171,10 @@ static const lg_mq_handler_fn WORKER_HANDLERS[WORKER_MSG_COUNT] = {
     [WORKER_MSG_STATS_REQ] = on_stats_req,
     [WORKER_MSG_TRANSPORT_ADD] = on_transport_add,
     [WORKER_MSG_TRANSPORT_REMOVE] = on_transport_remove,
+    [WORKER_MSG_PRODUCER_ADD] = on_producer_add,
+    [WORKER_MSG_CONSUMER_ADD] = on_consumer_add,
+    [WORKER_MSG_CONSUMER_REMOVE] = on_consumer_remove,
+    [WORKER_MSG_PRODUCER_MUTE] = on_producer_mute,
 };
 
 /* Event-loop lag: how late a 100 ms repeating timer fires, in microseconds. */
@@ -178,6 +211,8 @@ static void on_tcp_packet(void *ctx, tcp_conn_t *conn, uint8_t *data, size_t len
     memcpy(&path.addr, from, fromlen);
     path.addrlen = fromlen;
     lg_packet_in(w, &path, data, len);
+    for (int i = 0; i < w->udp_started; i++)
+        udp_io_flush(&w->udp[i]); /* what it forwarded to UDP subscribers */
 }
 
 static void on_tcp_close(void *ctx, tcp_conn_t *conn)
@@ -206,6 +241,7 @@ static int worker_setup_loop(lg_worker_t *w)
     int rc = uv_loop_init(&w->loop);
     if (rc != 0)
         return rc;
+    w->relay_ssrc = 0x4c470000u | (uint32_t)w->index; /* "LG" + worker */
     if ((rc = tt_init(&w->transports)) != 0) {
         uv_loop_close(&w->loop);
         return rc;

@@ -9,6 +9,7 @@
 #include "sfu/counters.h"
 #include "sfu/mq.h"
 #include "sfu/dtls.h"
+#include "sfu/router.h"
 #include "sfu/transport.h"
 #include "sfu/transport_table.h"
 #include "sfu/tcp_io.h"
@@ -20,6 +21,10 @@ enum {
     WORKER_MSG_STATS_REQ,
     WORKER_MSG_TRANSPORT_ADD,
     WORKER_MSG_TRANSPORT_REMOVE,
+    WORKER_MSG_PRODUCER_ADD,
+    WORKER_MSG_CONSUMER_ADD,
+    WORKER_MSG_CONSUMER_REMOVE,
+    WORKER_MSG_PRODUCER_MUTE,
     WORKER_MSG_COUNT
 };
 
@@ -35,6 +40,22 @@ typedef struct {
     lg_msg_t hdr; /* WORKER_MSG_TRANSPORT_REMOVE */
     uint64_t id;
 } worker_transport_remove_t;
+
+typedef struct {
+    lg_msg_t hdr; /* WORKER_MSG_PRODUCER_ADD */
+    producer_params_t params;
+} worker_producer_add_t;
+
+typedef struct {
+    lg_msg_t hdr; /* WORKER_MSG_CONSUMER_ADD */
+    consumer_params_t params;
+} worker_consumer_add_t;
+
+typedef struct {
+    lg_msg_t hdr; /* WORKER_MSG_CONSUMER_REMOVE, WORKER_MSG_PRODUCER_MUTE */
+    uint64_t id;
+    bool muted;
+} worker_id_msg_t;
 
 /* Worker -> control: a transport connected (state CONNECTED) or closed (state CLOSED, reason). */
 typedef struct {
@@ -77,7 +98,11 @@ typedef struct lg_worker {
     uv_timer_t lag_timer;
     uv_timer_t sweep_timer; /* consent freshness */
     transport_table_t transports;
-    dtls_ctx_t *dtls; /* server role, this worker's certificate */
+    dtls_ctx_t *dtls;           /* server role, this worker's certificate */
+    struct producer *producers; /* router state, see sfu/router.h */
+    struct consumer *consumers;
+    uint32_t relay_ssrc;   /* sender SSRC of the relay's own RTCP */
+    uint8_t scratch[2048]; /* one packet being built for an ICE-TCP path */
     uint64_t lag_expected_ns;
     lg_counters_t counters; /* written only on this worker's thread */
     int running;

@@ -27,7 +27,7 @@ static int random_ice_string(char *out, size_t n)
 }
 
 /* The relay side of the negotiation: fresh credentials and the room's worker's candidates. */
-static int local_params(const signaling_t *sig, int worker, negotiate_local_t *l)
+int sig_local_params(const signaling_t *sig, int worker, negotiate_local_t *l)
 {
     memset(l, 0, sizeof *l);
     if (random_ice_string(l->ice_ufrag, 8) != 0 || random_ice_string(l->ice_pwd, 24) != 0)
@@ -51,10 +51,9 @@ static int local_params(const signaling_t *sig, int worker, negotiate_local_t *l
     return 0;
 }
 
-static void post_transport(sig_session_t *s, const negotiate_local_t *l,
-                           const negotiate_publish_t *res, uint64_t id)
+void sig_post_transport(sig_session_t *s, const negotiate_local_t *l, const char *remote_ufrag,
+                        const char *remote_fp, uint64_t id, int worker)
 {
-    signaling_t *sig = s->sig;
     worker_transport_add_t *msg = lg_msg_new(WORKER_MSG_TRANSPORT_ADD, sizeof *msg);
     if (!msg)
         return;
@@ -64,9 +63,58 @@ static void post_transport(sig_session_t *s, const negotiate_local_t *l,
     snprintf(p->participant, sizeof p->participant, "%s", s->p->id);
     snprintf(p->local_ufrag, sizeof p->local_ufrag, "%.31s", l->ice_ufrag);
     snprintf(p->local_pwd, sizeof p->local_pwd, "%.63s", l->ice_pwd);
-    snprintf(p->remote_ufrag, sizeof p->remote_ufrag, "%s", res->ice_ufrag);
-    snprintf(p->remote_fingerprint, sizeof p->remote_fingerprint, "%.199s", res->fingerprint);
-    lg_worker_post(&sig->workers[s->p->room->worker], &msg->hdr);
+    snprintf(p->remote_ufrag, sizeof p->remote_ufrag, "%.259s", remote_ufrag);
+    snprintf(p->remote_fingerprint, sizeof p->remote_fingerprint, "%.199s", remote_fp);
+    lg_worker_post(&s->sig->workers[worker], &msg->hdr);
+}
+
+static void post_producer(sig_session_t *s, const sig_track_t *tr)
+{
+    worker_producer_add_t *msg = lg_msg_new(WORKER_MSG_PRODUCER_ADD, sizeof *msg);
+    if (!msg)
+        return;
+    producer_params_t *p = &msg->params;
+    const negotiate_track_t *n = &tr->neg;
+    p->id = tr->producer_id;
+    p->transport_id = s->publish_transport;
+    p->kind = n->kind == SDP_KIND_AUDIO ? ROUTER_AUDIO : ROUTER_VIDEO;
+    p->pt = n->codecs[0].pt;
+    p->rtx_pt = n->codecs[0].rtx_pt;
+    p->clock_rate = n->codecs[0].clock_rate;
+    snprintf(p->mid, sizeof p->mid, "%.31s", n->mid);
+    p->nlayers = n->layer_count ? n->layer_count : 1;
+    if (p->nlayers > ROUTER_MAX_LAYERS)
+        p->nlayers = ROUTER_MAX_LAYERS;
+    for (int l = 0; l < p->nlayers; l++) {
+        snprintf(p->rids[l], sizeof p->rids[l], "%.15s", n->layer_count ? n->layers[l].rid : "");
+        p->ssrcs[l] = n->layer_count ? n->layers[l].ssrc : n->ssrc;
+        p->rtx_ssrcs[l] = n->layer_count ? n->layers[l].rtx_ssrc : n->rtx_ssrc;
+    }
+    p->ext_mid = (uint8_t)n->ext.mid;
+    p->ext_rid = (uint8_t)n->ext.rid;
+    p->ext_rrid = (uint8_t)n->ext.repaired_rid;
+    p->ext_audio_level = (uint8_t)n->ext.audio_level;
+    p->ext_abs_send_time = (uint8_t)n->ext.abs_send_time;
+    p->ext_twcc = (uint8_t)n->ext.twcc;
+    lg_worker_post(&s->sig->workers[s->publish_worker], &msg->hdr);
+}
+
+static void record_tracks(sig_session_t *s, const negotiate_publish_t *res)
+{
+    s->ntracks = 0;
+    for (int i = 0; i < res->track_count && s->ntracks < SIG_MAX_TRACKS; i++) {
+        const negotiate_track_t *n = &res->tracks[i];
+        if (n->direction == SDP_DIR_INACTIVE || n->codec_count == 0)
+            continue;
+        sig_track_t *tr = &s->tracks[s->ntracks++];
+        tr->producer_id = ++s->sig->next_transport_id;
+        tr->neg = *n;
+        if (n->track_id[0])
+            snprintf(tr->track_id, sizeof tr->track_id, "%s", n->track_id);
+        else
+            snprintf(tr->track_id, sizeof tr->track_id, "%.20s-%.20s", s->p->id, n->mid);
+        post_producer(s, tr);
+    }
 }
 
 typedef struct {
@@ -76,6 +124,22 @@ typedef struct {
     negotiate_local_t local;
     char text[SDP_TEXT_MAX];
 } publish_work_t;
+
+static void publish_negotiated(sig_session_t *s, const proto_msg_t *m, publish_work_t *w,
+                               int worker)
+{
+    s->publish_transport = ++s->sig->next_transport_id;
+    s->publish_worker = worker;
+    sig_post_transport(s, &w->local, w->result.ice_ufrag, w->result.fingerprint,
+                       s->publish_transport, worker);
+    record_tracks(s, &w->result);
+    sig_send(s, proto_build_publish_answer(&m->id, w->text));
+    if (s->p->muted_audio)
+        sig_mute_tracks(s, PROTO_KIND_AUDIO, true);
+    if (s->p->muted_video)
+        sig_mute_tracks(s, PROTO_KIND_VIDEO, true);
+    sig_room_tracks_changed(s->p->room);
+}
 
 void sig_on_publish(sig_session_t *s, const proto_msg_t *m)
 {
@@ -99,7 +163,7 @@ void sig_on_publish(sig_session_t *s, const proto_msg_t *m)
     int worker = s->p->room->worker;
     if (sdp_parse((const uint8_t *)m->sdp.sdp, m->sdp.sdp_len, &w->offer, &se) != 0) {
         sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "%s", se.msg);
-    } else if (local_params(s->sig, worker, &w->local) != 0) {
+    } else if (sig_local_params(s->sig, worker, &w->local) != 0) {
         sig_error(s, &m->id, PROTO_ERR_INTERNAL, "no randomness for ICE credentials");
     } else if (negotiate_publish(&w->offer, &w->local, &w->answer, &w->result, why, sizeof why) !=
                0) {
@@ -108,53 +172,85 @@ void sig_on_publish(sig_session_t *s, const proto_msg_t *m)
         sig_error(s, &m->id, PROTO_ERR_INTERNAL, "the answer does not fit");
     } else {
         w->text[len] = '\0';
-        s->publish_transport = ++s->sig->next_transport_id;
-        s->publish_worker = worker;
-        post_transport(s, &w->local, &w->result, s->publish_transport);
-        sig_send(s, proto_build_publish_answer(&m->id, w->text));
+        publish_negotiated(s, m, w, worker);
     }
     free(w);
 }
 
-void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m)
+void sig_mute_tracks(sig_session_t *s, proto_kind_t kind, bool muted)
 {
-    sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "no subscribe offer is pending (seq %lld)",
-              (long long)m->sdp.seq);
+    sdp_kind_t k = kind == PROTO_KIND_AUDIO ? SDP_KIND_AUDIO : SDP_KIND_VIDEO;
+    for (int i = 0; i < s->ntracks; i++) {
+        if (s->tracks[i].neg.kind != k)
+            continue;
+        worker_id_msg_t *msg = lg_msg_new(WORKER_MSG_PRODUCER_MUTE, sizeof *msg);
+        if (!msg)
+            return;
+        msg->id = s->tracks[i].producer_id;
+        msg->muted = muted;
+        lg_worker_post(&s->sig->workers[s->publish_worker], &msg->hdr);
+    }
+}
+
+static void remove_transport(sig_session_t *s, uint64_t id, int worker)
+{
+    worker_transport_remove_t *msg = lg_msg_new(WORKER_MSG_TRANSPORT_REMOVE, sizeof *msg);
+    if (msg) {
+        msg->id = id;
+        lg_worker_post(&s->sig->workers[worker], &msg->hdr);
+    }
 }
 
 void sig_release_media(sig_session_t *s)
 {
-    if (!s->publish_transport)
-        return;
-    worker_transport_remove_t *msg = lg_msg_new(WORKER_MSG_TRANSPORT_REMOVE, sizeof *msg);
-    if (msg) {
-        msg->id = s->publish_transport;
-        lg_worker_post(&s->sig->workers[s->publish_worker], &msg->hdr);
-    }
+    if (s->publish_transport)
+        remove_transport(s, s->publish_transport, s->publish_worker);
+    if (s->sub_transport && s->p)
+        remove_transport(s, s->sub_transport, s->p->room->worker);
     s->publish_transport = 0;
+    s->sub_transport = 0;
+    s->ntracks = 0;
+    s->nslots = 0;
+    s->offer_pending = s->offer_dirty = false;
+    s->sub_local_ready = false;
 }
 
-static sig_session_t *session_of_transport(signaling_t *sig, uint64_t id)
+static sig_session_t *session_of_transport(signaling_t *sig, uint64_t id, const char **which)
 {
-    for (sig_session_t *s = sig->sessions; s; s = s->next)
-        if (s->publish_transport == id)
+    for (sig_session_t *s = sig->sessions; s; s = s->next) {
+        if (s->publish_transport == id) {
+            *which = "publish";
             return s;
+        }
+        if (s->sub_transport == id) {
+            *which = "subscribe";
+            return s;
+        }
+    }
     return NULL;
 }
 
 void signaling_on_transport(signaling_t *sig, const worker_transport_msg_t *m)
 {
-    sig_session_t *s = session_of_transport(sig, m->id);
+    const char *which = "publish";
+    sig_session_t *s = session_of_transport(sig, m->id, &which);
     const char *state = m->state == TRANSPORT_CONNECTED ? "connected" : "closed";
     if (m->state == TRANSPORT_CLOSED && m->reason != TRANSPORT_CLOSE_REQUESTED &&
         m->reason != TRANSPORT_CLOSE_SHUTDOWN)
         LG_INFO("transport %llu (room %s, participant %s) closed: %s", (unsigned long long)m->id,
                 m->room, m->participant, transport_close_label(m->reason));
-    if (!s)
+    if (!s || !s->p)
         return; /* the participant already left */
-    if (m->state == TRANSPORT_CLOSED)
+    if (m->state == TRANSPORT_CLOSED && s->publish_transport == m->id) {
         s->publish_transport = 0;
-    sig_send(s, proto_build_media_state("publish", state,
+        s->ntracks = 0;
+        sig_room_tracks_changed(s->p->room);
+    } else if (m->state == TRANSPORT_CLOSED) {
+        s->sub_transport = 0; /* the next answer creates a new one */
+        for (int i = 0; i < s->nslots; i++)
+            s->slots[i].consuming = false;
+    }
+    sig_send(s, proto_build_media_state(which, state,
                                         m->state == TRANSPORT_CLOSED
                                             ? transport_close_label(m->reason)
                                             : dtls_srtp_profile_str(m->profile)));

@@ -42,10 +42,12 @@ void sig_on_kick(sig_session_t *s, const proto_msg_t *m)
     rooms_kick(&sig->rooms, t, sig_now_ms(sig));
     sig_close(ts, 4001, "kicked");
     sig_send(s, proto_build_ok(&m->id));
-    if (was_waiting)
+    if (was_waiting) {
         sig_lobby_update(room);
-    else
+    } else {
         sig_broadcast(room, NULL, proto_build_participant_left(id, "kicked"));
+        sig_room_tracks_changed(room);
+    }
 }
 
 void sig_on_mute_participant(sig_session_t *s, const proto_msg_t *m)
@@ -57,6 +59,7 @@ void sig_on_mute_participant(sig_session_t *s, const proto_msg_t *m)
         t->muted_audio = 1;
     else
         t->muted_video = 1;
+    sig_mute_tracks(t->conn, m->target.kind, true);
     sig_audit(s->sig, AUDIT_EV_MUTE,
               json_pack("{s:s,s:s,s:s,s:s}", "room", t->room->id, "participant", t->id, "kind",
                         proto_kind_name(m->target.kind), "by", s->p->sub));

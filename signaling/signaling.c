@@ -114,6 +114,7 @@ void sig_send_joined(sig_session_t *s)
     proto_participant_t mine;
     sig_participant_view(me, &mine);
     sig_broadcast(room, me, proto_build_participant_joined(&mine));
+    sig_room_tracks_changed(room); /* offers the newcomer what the others publish */
 }
 
 void sig_leave(sig_session_t *s, const char *reason)
@@ -132,10 +133,12 @@ void sig_leave(sig_session_t *s, const char *reason)
     sig_release_media(s);
     s->p = NULL;
     rooms_leave(&sig->rooms, p, sig_now_ms(sig));
-    if (was_waiting)
+    if (was_waiting) {
         sig_lobby_update(room);
-    else
+    } else {
         sig_broadcast(room, NULL, proto_build_participant_left(id, reason));
+        sig_room_tracks_changed(room);
+    }
 }
 
 static proto_code_t token_error_code(int rc)
@@ -243,6 +246,7 @@ static void on_mute(sig_session_t *s, const proto_msg_t *m)
         p->muted_audio = m->mute.muted;
     else
         p->muted_video = m->mute.muted;
+    sig_mute_tracks(s, m->mute.kind, m->mute.muted);
     sig_send(s, proto_build_ok(&m->id));
     sig_broadcast(p->room, p, proto_build_mute_changed(p->id, m->mute.kind, m->mute.muted, NULL));
 }

@@ -2,12 +2,36 @@
 #ifndef LG_SIGNALING_INTERNAL_H
 #define LG_SIGNALING_INTERNAL_H
 
+#include "signaling/negotiate.h"
 #include "signaling/protocol.h"
 #include "signaling/signaling.h"
 
 #define SIG_MAX_VIOLATIONS 10 /* error replies before the connection is closed (1008) */
 #define SIG_RATE_WINDOW_MS 1000
 #define SIG_RATE_MAX       50 /* messages per window */
+
+#define SIG_MAX_TRACKS 8  /* published per participant */
+#define SIG_MAX_SLOTS  16 /* m-lines of a subscribe connection (never reused) */
+
+/* A track this participant publishes. */
+typedef struct {
+    uint64_t producer_id;
+    char track_id[64];
+    negotiate_track_t neg;
+} sig_track_t;
+
+/* One m-line of this participant's subscribe connection. */
+typedef struct {
+    bool active;    /* false once the publisher's track is gone (m-line inactive) */
+    bool consuming; /* a consumer exists on the worker */
+    bool announced; /* track_added sent */
+    uint64_t producer_id, consumer_id;
+    char publisher[ROOMS_ID_MAX];
+    char track_id[64];
+    sdp_kind_t kind;
+    negotiate_codec_t codec;
+    uint32_t ssrc;
+} sig_slot_t;
 
 struct sig_session {
     signaling_t *sig;
@@ -21,6 +45,16 @@ struct sig_session {
     int closing;
     uint64_t publish_transport; /* 0: not publishing */
     int publish_worker;
+    sig_track_t tracks[SIG_MAX_TRACKS];
+    int ntracks;
+    /* subscribe connection (the relay offers) */
+    negotiate_local_t sub_local;
+    bool sub_local_ready;
+    uint64_t sub_transport;
+    sig_slot_t slots[SIG_MAX_SLOTS];
+    int nslots;
+    int64_t offer_seq;
+    bool offer_pending, offer_dirty;
     struct sig_session *next;
 };
 
@@ -67,6 +101,15 @@ void sig_on_publish(sig_session_t *s, const proto_msg_t *m);
 void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m);
 /* Asks the worker to close the session's transports (leave, kick, disconnect). */
 void sig_release_media(sig_session_t *s);
+/* Fresh ICE credentials and the candidates of a worker, for an SDP the relay writes. */
+int sig_local_params(const signaling_t *sig, int worker, negotiate_local_t *l);
+/* Asks the worker to create a transport for s with these credentials. */
+void sig_post_transport(sig_session_t *s, const negotiate_local_t *l, const char *remote_ufrag,
+                        const char *remote_fp, uint64_t id, int worker);
+/* Brings every joined participant's subscribe connection in line with the room's tracks. */
+void sig_room_tracks_changed(room_t *room);
+/* Tells the worker that s's tracks of `kind` are muted or not. */
+void sig_mute_tracks(sig_session_t *s, proto_kind_t kind, bool muted);
 
 /* Sends `joined` with the room's state to s (on join, or on admission from the lobby). */
 void sig_send_joined(sig_session_t *s);

@@ -1,0 +1,342 @@
+/* Producer/consumer bookkeeping and the per-packet forwarding loop. One copy per consumer, straight
+ * into the send slot; the rewrite and SRTP protection happen in place there. */
+#include "sfu/router.h"
+#include "media/rtcp.h"
+#include "media/rtp.h"
+#include "media/vp8.h"
+#include "sfu/lg_error.h"
+#include "sfu/worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static transport_t *find_transport(lg_worker_t *w, uint64_t id)
+{
+    return transport_find_id(w, id);
+}
+
+static producer_t *find_producer(lg_worker_t *w, uint64_t id)
+{
+    for (producer_t *p = w->producers; p; p = p->next)
+        if (p->p.id == id)
+            return p;
+    return NULL;
+}
+
+/* Sends a PLI for the producer's layer (or every known layer), at most once per interval. */
+static void request_keyframe(producer_t *p, int layer)
+{
+    lg_worker_t *w = p->t->w;
+    uint64_t now = lg_worker_now_ms(w);
+    if (p->last_pli_ms && now - p->last_pli_ms < ROUTER_PLI_INTERVAL_MS) {
+        w->counters.pli_throttled++;
+        return;
+    }
+    uint8_t buf[256];
+    rtcp_writer_t wr;
+    rtcp_writer_init(&wr, buf, sizeof buf - 64);
+    for (int l = 0; l < p->p.nlayers; l++)
+        if (p->ssrcs[l] && (layer < 0 || l == layer))
+            rtcp_write_pli(&wr, w->relay_ssrc, p->ssrcs[l]);
+    if (wr.len == 0)
+        return; /* no SSRC learnt yet: the first keyframe will come anyway */
+    p->last_pli_ms = now;
+    w->counters.keyframe_requests++;
+    transport_send_rtcp(p->t, buf, wr.len, sizeof buf);
+}
+
+int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
+{
+    transport_t *t = find_transport(w, pp->transport_id);
+    if (!t || t->nproducers == (int)(sizeof t->producers / sizeof t->producers[0]))
+        return LG_ENOTFOUND;
+    producer_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return LG_ENOMEM;
+    p->p = *pp;
+    if (p->p.nlayers < 1 || p->p.nlayers > ROUTER_MAX_LAYERS)
+        p->p.nlayers = 1;
+    memcpy(p->ssrcs, pp->ssrcs, sizeof p->ssrcs);
+    p->t = t;
+    t->producers[t->nproducers++] = p;
+    p->next = w->producers;
+    w->producers = p;
+    return 0;
+}
+
+/* Publisher extension ids -> subscriber ids. mid, rid, repaired-rid and transport-cc are blanked:
+ * the subscriber demuxes by SSRC, sees one stream per track, and the relay does not (yet) run
+ * per-leg transport-wide sequence numbers. */
+static void build_id_map(consumer_t *c)
+{
+    memset(c->id_map, 0, sizeof c->id_map);
+    const producer_params_t *pp = &c->prod->p;
+    if (pp->ext_abs_send_time && pp->ext_abs_send_time < 16)
+        c->id_map[pp->ext_abs_send_time] = c->p.ext_abs_send_time;
+    if (pp->ext_audio_level && pp->ext_audio_level < 16)
+        c->id_map[pp->ext_audio_level] = c->p.ext_audio_level;
+}
+
+int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
+{
+    transport_t *t = find_transport(w, cp->transport_id);
+    producer_t *p = find_producer(w, cp->producer_id);
+    if (!t || !p)
+        return LG_ENOTFOUND;
+    consumer_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return LG_ENOMEM;
+    c->p = *cp;
+    c->prod = p;
+    c->t = t;
+    c->layer = -1;
+    c->target_layer = cp->preferred_layer >= 0 && cp->preferred_layer < p->p.nlayers
+                          ? cp->preferred_layer
+                          : p->p.nlayers - 1; /* lowest layer until estimates drive it */
+    build_id_map(c);
+    c->next_in_producer = p->consumers;
+    p->consumers = c;
+    c->next = w->consumers;
+    w->consumers = c;
+    if (p->p.kind == ROUTER_VIDEO)
+        request_keyframe(p, c->target_layer);
+    return 0;
+}
+
+static void unlink_consumer(lg_worker_t *w, consumer_t *c)
+{
+    for (consumer_t **pp = &c->prod->consumers; *pp; pp = &(*pp)->next_in_producer)
+        if (*pp == c) {
+            *pp = c->next_in_producer;
+            break;
+        }
+    for (consumer_t **pp = &w->consumers; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    free(c);
+}
+
+void router_remove_consumer(struct lg_worker *w, uint64_t id)
+{
+    for (consumer_t *c = w->consumers; c; c = c->next)
+        if (c->p.id == id) {
+            unlink_consumer(w, c);
+            return;
+        }
+}
+
+void router_set_muted(struct lg_worker *w, uint64_t producer_id, bool muted)
+{
+    producer_t *p = find_producer(w, producer_id);
+    if (!p)
+        return;
+    if (p->muted && !muted && p->p.kind == ROUTER_VIDEO)
+        request_keyframe(p, -1); /* subscribers resume on a clean frame */
+    p->muted = muted;
+}
+
+static void free_producer(lg_worker_t *w, producer_t *p)
+{
+    while (p->consumers)
+        unlink_consumer(w, p->consumers);
+    for (producer_t **pp = &w->producers; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    free(p);
+}
+
+void router_transport_closed(struct lg_worker *w, transport_t *t)
+{
+    for (int i = 0; i < t->nproducers; i++)
+        free_producer(w, t->producers[i]);
+    t->nproducers = 0;
+    consumer_t *c = w->consumers;
+    while (c) {
+        consumer_t *next = c->next;
+        if (c->t == t)
+            unlink_consumer(w, c);
+        c = next;
+    }
+}
+
+void router_free(struct lg_worker *w)
+{
+    while (w->producers)
+        free_producer(w, w->producers);
+    while (w->consumers)
+        unlink_consumer(w, w->consumers);
+}
+
+/* ---- the forwarding path ------------------------------------------------------------------- */
+
+/* Finds the producer and simulcast layer of an incoming SSRC; learns unknown SSRCs from the mid
+ * and rid header extensions (RFC 8843, RFC 8852), as browsers do not always signal them. */
+static producer_t *classify(transport_t *t, const rtp_packet_t *pkt, int *layer)
+{
+    for (int i = 0; i < t->nproducers; i++)
+        for (int l = 0; l < t->producers[i]->p.nlayers; l++)
+            if (t->producers[i]->ssrcs[l] == pkt->ssrc) {
+                *layer = l;
+                return t->producers[i];
+            }
+    char mid[ROUTER_MID_MAX] = "", rid[ROUTER_RID_MAX] = "";
+    rtp_ext_t e;
+    for (int i = 0; i < t->nproducers; i++) {
+        producer_t *p = t->producers[i];
+        if (pkt->payload_type != p->p.pt || !p->p.ext_mid ||
+            rtp_ext_find(pkt, p->p.ext_mid, &e) != 0 || rtp_ext_string(&e, mid, sizeof mid) != 0 ||
+            strcmp(mid, p->p.mid) != 0)
+            continue;
+        int l = 0;
+        if (p->p.nlayers > 1) {
+            if (!p->p.ext_rid || rtp_ext_find(pkt, p->p.ext_rid, &e) != 0 ||
+                rtp_ext_string(&e, rid, sizeof rid) != 0)
+                return NULL;
+            for (l = 0; l < p->p.nlayers && strcmp(p->p.rids[l], rid) != 0; l++)
+                ;
+            if (l == p->p.nlayers)
+                return NULL;
+        }
+        p->ssrcs[l] = pkt->ssrc;
+        *layer = l;
+        return p;
+    }
+    return NULL;
+}
+
+/* Decides whether consumer c forwards this packet of `layer`; switches layers at keyframes. */
+static bool admit(consumer_t *c, int layer, bool keyframe)
+{
+    if (c->prod->p.kind == ROUTER_AUDIO)
+        return true;
+    if (layer == c->layer)
+        return true;
+    if (layer == c->target_layer && keyframe) {
+        c->layer = layer;
+        return true;
+    }
+    return false;
+}
+
+/* Maps the source (seq, ts) into the consumer's continuous output stream. On a source change
+ * (first packet, simulcast switch, republished track) the output continues at last+1 and the
+ * timestamp advances by the wall-clock time since the last forwarded packet. */
+static void rewrite_numbers(consumer_t *c, const rtp_packet_t *pkt, uint64_t now_ms, uint16_t *seq,
+                            uint32_t *ts)
+{
+    if (!c->started || pkt->ssrc != c->src_ssrc) {
+        uint32_t clock = c->prod->p.clock_rate ? c->prod->p.clock_rate : 90000;
+        uint32_t advance = c->started ? (uint32_t)((now_ms - c->last_ms) * clock / 1000) : 0;
+        if (c->started && advance == 0)
+            advance = 1;
+        uint16_t next = (uint16_t)(c->seq_out + 1);
+        c->seq_delta = (int32_t)(uint16_t)(next - pkt->seq);
+        c->ts_delta = (c->ts_out + advance) - pkt->timestamp;
+        c->src_ssrc = pkt->ssrc;
+        c->started = true;
+    }
+    *seq = (uint16_t)(pkt->seq + c->seq_delta);
+    *ts = pkt->timestamp + c->ts_delta;
+    if ((int16_t)(*seq - c->seq_out) > 0 || c->packets == 0) {
+        c->seq_out = *seq;
+        c->ts_out = *ts;
+        c->last_ms = now_ms;
+    }
+}
+
+static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_packet_t *pkt,
+                    uint64_t now_ms)
+{
+    transport_t *t = c->t;
+    if (!t->srtp_ready || t->selected < 0)
+        return;
+    size_t cap;
+    uint8_t *buf = transport_tx_begin(t, &cap);
+    if (!buf || len + SRTP_SESSION_MAX_OVERHEAD > cap)
+        return;
+    uint16_t seq;
+    uint32_t ts;
+    rewrite_numbers(c, pkt, now_ms, &seq, &ts);
+    memcpy(buf, data, len);
+    rtp_set_ssrc(buf, len, c->p.ssrc);
+    rtp_set_seq(buf, len, seq);
+    rtp_set_timestamp(buf, len, ts);
+    rtp_set_payload_type(buf, len, c->p.pt);
+    if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE)
+        rtp_ext_rewrite_ids(buf, len, c->id_map);
+    if (srtp_session_protect_rtp(&t->srtp, buf, &len, cap) != 0)
+        return;
+    transport_tx_commit(t, buf, len);
+    c->packets++;
+    c->bytes += len;
+    t->w->counters.forwarded++;
+    t->w->counters.forwarded_bytes += len;
+}
+
+void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t len)
+{
+    rtp_packet_t pkt;
+    if (rtp_parse(data, len, &pkt) != 0) {
+        lg_count_drop(&w->counters, LG_DROP_RTP_MALFORMED);
+        return;
+    }
+    int layer = 0;
+    producer_t *p = classify(t, &pkt, &layer);
+    if (!p) {
+        lg_count_drop(&w->counters, LG_DROP_UNKNOWN_SSRC);
+        return;
+    }
+    p->packets++;
+    p->bytes += len;
+    if (p->muted || pkt.payload_type != p->p.pt || pkt.payload_len == 0)
+        return; /* muted, RTX and padding-only probes are not forwarded (yet) */
+    bool keyframe = false;
+    vp8_desc_t d;
+    if (p->p.kind == ROUTER_VIDEO && vp8_parse(pkt.payload, pkt.payload_len, &d) == 0)
+        keyframe = d.keyframe;
+    uint64_t now = lg_worker_now_ms(w);
+    for (consumer_t *c = p->consumers; c; c = c->next_in_producer) {
+        if (!admit(c, layer, keyframe)) {
+            if (c->layer < 0 && layer == c->target_layer)
+                request_keyframe(p, layer); /* waiting for a first frame */
+            continue;
+        }
+        forward(c, data, len, &pkt, now);
+    }
+}
+
+static consumer_t *consumer_by_ssrc(transport_t *t, uint32_t ssrc)
+{
+    for (consumer_t *c = t->w->consumers; c; c = c->next)
+        if (c->t == t && c->p.ssrc == ssrc)
+            return c;
+    return NULL;
+}
+
+void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, size_t len)
+{
+    rtcp_iter_t it;
+    rtcp_packet_t pkt;
+    rtcp_iter_init(&it, data, len);
+    int rc;
+    while ((rc = rtcp_iter_next(&it, &pkt)) == 1) {
+        rtcp_fb_t fb;
+        if (pkt.pt != RTCP_PSFB || rtcp_parse_fb(&pkt, &fb) != 0)
+            continue;
+        if (fb.fmt != RTCP_PSFB_PLI && fb.fmt != RTCP_PSFB_FIR)
+            continue;
+        uint32_t ssrc = fb.media_ssrc;
+        if (fb.fmt == RTCP_PSFB_FIR && fb.fci_len >= 4)
+            ssrc = (uint32_t)fb.fci[0] << 24 | (uint32_t)fb.fci[1] << 16 |
+                   (uint32_t)fb.fci[2] << 8 | fb.fci[3];
+        consumer_t *c = consumer_by_ssrc(t, ssrc);
+        if (c)
+            request_keyframe(c->prod, c->layer >= 0 ? c->layer : c->target_layer);
+    }
+    if (rc < 0)
+        lg_count_drop(&w->counters, LG_DROP_RTCP_MALFORMED);
+}

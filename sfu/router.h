@@ -1,0 +1,101 @@
+/* Selective forwarding on a media worker: producers (tracks a publish transport receives) and
+ * consumers (one per subscriber per track). Each RTP packet is copied once per consumer into a
+ * send slot, rewritten (SSRC, sequence, timestamp, payload type, header-extension ids), protected
+ * with the subscriber's SRTP session and queued for sendmmsg. Nothing decodes video. Worker
+ * thread only; producers and consumers are created and removed by control messages. */
+#ifndef LG_ROUTER_H
+#define LG_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sfu/transport.h"
+
+#define ROUTER_MAX_LAYERS      4
+#define ROUTER_RID_MAX         16
+#define ROUTER_MID_MAX         32
+#define ROUTER_PLI_INTERVAL_MS 500 /* keyframe requests to one publisher track, at most */
+
+typedef enum { ROUTER_AUDIO = 0, ROUTER_VIDEO } router_kind_t;
+
+/* What the control thread negotiated for one published track. */
+typedef struct {
+    uint64_t id;           /* control-assigned producer id */
+    uint64_t transport_id; /* the publish transport */
+    router_kind_t kind;
+    uint8_t pt, rtx_pt;
+    uint32_t clock_rate;
+    char mid[ROUTER_MID_MAX];
+    int nlayers; /* 1 without simulcast */
+    char rids[ROUTER_MAX_LAYERS][ROUTER_RID_MAX];
+    uint32_t ssrcs[ROUTER_MAX_LAYERS]; /* 0: learnt from the mid/rid extensions */
+    uint32_t rtx_ssrcs[ROUTER_MAX_LAYERS];
+    uint8_t ext_mid, ext_rid, ext_rrid, ext_audio_level, ext_abs_send_time, ext_twcc;
+} producer_params_t;
+
+/* What the control thread negotiated for one subscriber of one track. */
+typedef struct {
+    uint64_t id;
+    uint64_t transport_id; /* the subscribe transport */
+    uint64_t producer_id;
+    uint32_t ssrc; /* the relay's outbound SSRC in the subscriber's SDP */
+    uint8_t pt;
+    /* the subscriber's extension ids (0: not negotiated, the element is blanked) */
+    uint8_t ext_abs_send_time, ext_audio_level;
+    int preferred_layer; /* 0 = highest quality; -1 = let the relay choose */
+} consumer_params_t;
+
+typedef struct consumer consumer_t;
+
+typedef struct producer {
+    producer_params_t p;
+    transport_t *t;
+    uint32_t ssrcs[ROUTER_MAX_LAYERS]; /* signaled or learnt */
+    bool muted;
+    uint64_t last_pli_ms;
+    uint64_t packets, bytes;
+    consumer_t *consumers;
+    struct producer *next; /* in the worker's list */
+} producer_t;
+
+struct consumer {
+    consumer_params_t p;
+    producer_t *prod;
+    transport_t *t;
+    uint8_t id_map[16]; /* publisher extension id -> subscriber id, 0 blanks it */
+    int layer;          /* forwarded layer, -1 until a keyframe arrives */
+    int target_layer;
+    bool started;      /* first packet forwarded */
+    uint16_t seq_out;  /* last sequence number sent */
+    uint32_t ts_out;   /* last timestamp sent */
+    uint32_t ts_in;    /* its source timestamp */
+    uint16_t seq_in;   /* last source sequence number forwarded */
+    uint32_t src_ssrc; /* source SSRC of the last forwarded packet */
+    uint64_t last_ms;  /* when it was forwarded */
+    int32_t seq_delta; /* out = in + delta (mod 2^16) for the current source */
+    uint32_t ts_delta;
+    uint64_t packets, bytes;
+    consumer_t *next_in_producer;
+    consumer_t *next; /* in the worker's list */
+};
+
+struct lg_worker;
+
+int router_add_producer(struct lg_worker *w, const producer_params_t *p);
+int router_add_consumer(struct lg_worker *w, const consumer_params_t *p);
+void router_remove_consumer(struct lg_worker *w, uint64_t id);
+void router_set_muted(struct lg_worker *w, uint64_t producer_id, bool muted);
+
+/* Forgets every producer and consumer on transport t (it is closing). */
+void router_transport_closed(struct lg_worker *w, transport_t *t);
+
+/* An RTP packet that decrypted on a publish transport (plaintext in `data`). */
+void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t len);
+
+/* An RTCP compound that decrypted on any transport. */
+void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, size_t len);
+
+/* Frees everything (worker shutdown). */
+void router_free(struct lg_worker *w);
+
+#endif

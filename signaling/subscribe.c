@@ -1,0 +1,255 @@
+/* Subscribe connections: the relay offers each participant one m-line per track the others
+ * publish, renegotiates when tracks come and go (one offer outstanding at a time, m-lines never
+ * reordered), and creates the worker's consumers once the browser's answer arrives. */
+#include "sfu/log.h"
+#include "signaling/sdp.h"
+#include "signaling/signaling_internal.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SDP_TEXT_MAX (64 * 1024)
+
+static const sig_track_t *find_track(room_t *room, uint64_t producer_id, participant_t **owner)
+{
+    for (participant_t *p = room->participants; p; p = p->next) {
+        sig_session_t *ps = p->conn;
+        for (int i = 0; ps && i < ps->ntracks; i++)
+            if (ps->tracks[i].producer_id == producer_id) {
+                *owner = p;
+                return &ps->tracks[i];
+            }
+    }
+    return NULL;
+}
+
+static bool has_slot(const sig_session_t *s, uint64_t producer_id)
+{
+    for (int i = 0; i < s->nslots; i++)
+        if (s->slots[i].active && s->slots[i].producer_id == producer_id)
+            return true;
+    return false;
+}
+
+static void add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *tr)
+{
+    if (s->nslots == SIG_MAX_SLOTS) {
+        LG_WARN("signaling: participant %s has no free m-line for another track", s->p->id);
+        return;
+    }
+    sig_slot_t *sl = &s->slots[s->nslots++];
+    memset(sl, 0, sizeof *sl);
+    sl->active = true;
+    sl->producer_id = tr->producer_id;
+    sl->consumer_id = ++s->sig->next_transport_id;
+    snprintf(sl->publisher, sizeof sl->publisher, "%s", owner->id);
+    snprintf(sl->track_id, sizeof sl->track_id, "%s", tr->track_id);
+    sl->kind = tr->neg.kind;
+    sl->codec = tr->neg.codecs[0];
+    sl->codec.rtx_pt = 0; /* retransmissions are answered in place (no RTX stream yet) */
+    do
+        RAND_bytes((uint8_t *)&sl->ssrc, sizeof sl->ssrc);
+    while (sl->ssrc == 0);
+}
+
+/* Updates s's slots to the room's tracks; returns true if anything changed. */
+static bool sync_slots(sig_session_t *s)
+{
+    bool changed = false;
+    room_t *room = s->p->room;
+    for (int i = 0; i < s->nslots; i++) {
+        participant_t *owner;
+        if (s->slots[i].active && !find_track(room, s->slots[i].producer_id, &owner)) {
+            s->slots[i].active = false;
+            changed = true;
+        }
+    }
+    for (participant_t *p = room->participants; p; p = p->next) {
+        sig_session_t *ps = p->conn;
+        if (p == s->p || p->state != PARTICIPANT_JOINED || !ps)
+            continue;
+        for (int i = 0; i < ps->ntracks; i++)
+            if (!has_slot(s, ps->tracks[i].producer_id)) {
+                add_slot(s, p, &ps->tracks[i]);
+                changed = true;
+            }
+    }
+    return changed;
+}
+
+static void sub_tracks(const sig_session_t *s, negotiate_sub_track_t *out)
+{
+    for (int i = 0; i < s->nslots; i++) {
+        const sig_slot_t *sl = &s->slots[i];
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].kind = sl->kind;
+        out[i].active = sl->active;
+        snprintf(out[i].stream_id, sizeof out[i].stream_id, "%s", sl->publisher);
+        snprintf(out[i].track_id, sizeof out[i].track_id, "%s", sl->track_id);
+        out[i].codec = sl->codec;
+        out[i].ssrc = sl->ssrc;
+    }
+}
+
+/* Builds the offer for the current slots (deterministic: rebuilt to check the answer). */
+static int build_offer(sig_session_t *s, sdp_session_t *offer, char *why, size_t n)
+{
+    negotiate_sub_track_t tracks[SIG_MAX_SLOTS];
+    sub_tracks(s, tracks);
+    return negotiate_subscribe_offer(tracks, (size_t)s->nslots, &s->sub_local,
+                                     (uint64_t)s->offer_seq + 1, offer, why, n);
+}
+
+static void announce(sig_session_t *s)
+{
+    for (int i = 0; i < s->nslots; i++) {
+        sig_slot_t *sl = &s->slots[i];
+        char mid[8];
+        snprintf(mid, sizeof mid, "%d", i);
+        proto_kind_t kind = sl->kind == SDP_KIND_AUDIO ? PROTO_KIND_AUDIO : PROTO_KIND_VIDEO;
+        if (sl->active && !sl->announced) {
+            proto_track_t t = {sl->track_id, kind, mid};
+            sig_send(s, proto_build_track_added(sl->publisher, &t));
+            sl->announced = true;
+        } else if (!sl->active && sl->announced) {
+            sig_send(s, proto_build_track_removed(sl->publisher, sl->track_id));
+            sl->announced = false;
+        }
+    }
+}
+
+static void send_offer(sig_session_t *s)
+{
+    if (!s->sub_local_ready) {
+        if (sig_local_params(s->sig, s->p->room->worker, &s->sub_local) != 0)
+            return;
+        s->sub_local_ready = true;
+    }
+    sdp_session_t *offer = malloc(sizeof *offer);
+    char *text = malloc(SDP_TEXT_MAX);
+    char why[256];
+    size_t len;
+    if (offer && text && build_offer(s, offer, why, sizeof why) == 0 &&
+        sdp_write(offer, text, SDP_TEXT_MAX - 1, &len) == 0) {
+        text[len] = '\0';
+        s->offer_seq++;
+        s->offer_pending = true;
+        announce(s);
+        sig_send(s, proto_build_subscribe_offer(text, s->offer_seq));
+    } else if (offer && text) {
+        LG_WARN("signaling: cannot offer participant %s its tracks: %s", s->p->id, why);
+    }
+    free(offer);
+    free(text);
+}
+
+static void sync_session(sig_session_t *s)
+{
+    if (!s->p || s->p->state != PARTICIPANT_JOINED || s->closing)
+        return;
+    if (!sync_slots(s))
+        return;
+    if (s->offer_pending)
+        s->offer_dirty = true;
+    else
+        send_offer(s);
+}
+
+void sig_room_tracks_changed(room_t *room)
+{
+    for (participant_t *p = room->participants; p; p = p->next)
+        if (p->conn)
+            sync_session(p->conn);
+}
+
+static void post_consumer(sig_session_t *s, const sig_slot_t *sl, const negotiate_sub_media_t *m)
+{
+    worker_consumer_add_t *msg = lg_msg_new(WORKER_MSG_CONSUMER_ADD, sizeof *msg);
+    if (!msg)
+        return;
+    consumer_params_t *c = &msg->params;
+    c->id = sl->consumer_id;
+    c->transport_id = s->sub_transport;
+    c->producer_id = sl->producer_id;
+    c->ssrc = sl->ssrc;
+    c->pt = sl->codec.pt;
+    c->ext_abs_send_time = (uint8_t)m->ext.abs_send_time;
+    c->ext_audio_level = (uint8_t)m->ext.audio_level;
+    c->preferred_layer = -1;
+    lg_worker_post(&s->sig->workers[s->p->room->worker], &msg->hdr);
+}
+
+static void post_consumer_remove(sig_session_t *s, uint64_t id)
+{
+    worker_id_msg_t *msg = lg_msg_new(WORKER_MSG_CONSUMER_REMOVE, sizeof *msg);
+    if (!msg)
+        return;
+    msg->id = id;
+    lg_worker_post(&s->sig->workers[s->p->room->worker], &msg->hdr);
+}
+
+/* The answer checked out: create the transport on first use, then the consumers. */
+static void apply_answer(sig_session_t *s, const negotiate_sub_result_t *res)
+{
+    if (!s->sub_transport && res->ice_ufrag[0]) {
+        s->sub_transport = ++s->sig->next_transport_id;
+        sig_post_transport(s, &s->sub_local, res->ice_ufrag, res->fingerprint, s->sub_transport,
+                           s->p->room->worker);
+    }
+    for (int i = 0; i < s->nslots && i < res->media_count; i++) {
+        sig_slot_t *sl = &s->slots[i];
+        if (sl->active && res->media[i].accepted && !sl->consuming && s->sub_transport) {
+            post_consumer(s, sl, &res->media[i]);
+            sl->consuming = true;
+        } else if ((!sl->active || !res->media[i].accepted) && sl->consuming) {
+            post_consumer_remove(s, sl->consumer_id);
+            sl->consuming = false;
+        }
+    }
+}
+
+typedef struct {
+    sdp_session_t offer;
+    sdp_session_t answer;
+    negotiate_sub_result_t res;
+} answer_work_t;
+
+void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m)
+{
+    if (!s->offer_pending || m->sdp.seq != s->offer_seq) {
+        sig_error(s, &m->id, PROTO_ERR_BAD_SDP,
+                  "answer to subscribe offer %lld, but the pending offer is %lld",
+                  (long long)m->sdp.seq, s->offer_pending ? (long long)s->offer_seq : -1LL);
+        return;
+    }
+    answer_work_t *w = malloc(sizeof *w);
+    if (!w) {
+        sig_error(s, &m->id, PROTO_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    sdp_error_t se;
+    char why[256];
+    s->offer_seq--; /* rebuild exactly the offer that was sent */
+    int rc = build_offer(s, &w->offer, why, sizeof why);
+    s->offer_seq++;
+    if (rc != 0) {
+        sig_error(s, &m->id, PROTO_ERR_INTERNAL, "%s", why);
+    } else if (sdp_parse((const uint8_t *)m->sdp.sdp, m->sdp.sdp_len, &w->answer, &se) != 0) {
+        sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "%s", se.msg);
+    } else if (negotiate_subscribe_answer(&w->offer, &w->answer, &w->res, why, sizeof why) != 0) {
+        sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "%s", why);
+    } else {
+        s->offer_pending = false;
+        apply_answer(s, &w->res);
+        sig_send(s, proto_build_ok(&m->id));
+        if (s->offer_dirty) {
+            s->offer_dirty = false;
+            send_offer(s);
+        } else {
+            sync_session(s); /* tracks may have come while the offer was out */
+        }
+    }
+    free(w);
+}
