@@ -55,6 +55,7 @@ typedef struct {
     int echo;      /* send every unprotected RTP packet back, re-protected */
     int originate; /* once connected, send its own VP8 (non-key) and audio packets */
     int pli_after; /* send one PLI after this many RTP packets in (0: never) */
+    int decoy;     /* the answer also lists an unreachable candidate of the other family */
     char peer_fp[LG_CERTS_FINGERPRINT_MAX + 256];
     char peer_ufrag[260];
     /* fixed at init */
@@ -65,6 +66,8 @@ typedef struct {
     EVP_PKEY *key;
     dtls_ctx_t *ctx;
     uint16_t port;
+    int v6;
+    const char *ip; /* "127.0.0.1" or "::1" */
     int udp, lfd, cfd;
     /* thread */
     pthread_t thread;
@@ -327,11 +330,13 @@ static void *fake_thread(void *arg)
     return NULL;
 }
 
-static fake_t *fake_new(int tcp)
+static fake_t *fake_new6(int tcp, int v6)
 {
     fake_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
     f->tcp = tcp;
+    f->v6 = v6;
+    f->ip = v6 ? "::1" : "127.0.0.1";
     f->cfd = f->lfd = -1;
     snprintf(f->ufrag, sizeof f->ufrag, "lgFake%04d", rand() % 10000);
     snprintf(f->pwd, sizeof f->pwd, "fakePassword%012d", rand());
@@ -340,43 +345,63 @@ static fake_t *fake_new(int tcp)
     assert_int_equal(dtls_ctx_new(f->cert, f->key, 1, NULL, &f->ctx), 0);
     f->deframer = malloc(sizeof *f->deframer);
     assert_non_null(f->deframer);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t alen = sizeof a;
-    f->udp = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    socklen_t alen = v6 ? sizeof *a6 : sizeof *a4;
+    ss.ss_family = v6 ? AF_INET6 : AF_INET;
+    if (v6)
+        a6->sin6_addr = in6addr_loopback;
+    else
+        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    f->udp = socket(ss.ss_family, SOCK_DGRAM, 0);
     assert_true(f->udp >= 0);
-    assert_int_equal(bind(f->udp, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(f->udp, (struct sockaddr *)&a, &alen), 0);
-    f->port = ntohs(a.sin_port);
+    assert_int_equal(bind(f->udp, (struct sockaddr *)&ss, alen), 0);
+    assert_int_equal(getsockname(f->udp, (struct sockaddr *)&ss, &alen), 0);
+    f->port = ntohs(v6 ? a6->sin6_port : a4->sin_port);
     if (tcp) { /* the TCP listener takes the UDP socket's port number, as the relay's does */
-        f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+        f->lfd = socket(ss.ss_family, SOCK_STREAM, 0);
         int one = 1;
         setsockopt(f->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof a), 0);
+        assert_int_equal(bind(f->lfd, (struct sockaddr *)&ss, alen), 0);
         assert_int_equal(listen(f->lfd, 4), 0);
     }
     return f;
 }
 
-/* The relay-style answer to the peer's offer: ICE-lite, passive, UDP + TCP passive candidates.
- * fp NULL: the fake's real fingerprint. */
+static fake_t *fake_new(int tcp)
+{
+    return fake_new6(tcp, 0);
+}
+
+/* The relay-style answer to the peer's offer: ICE-lite, passive, UDP + TCP passive candidates
+ * (and the decoy). fp NULL: the fake's real fingerprint. */
 static void fake_answer(const fake_t *f, const char *fp, char *out, size_t cap)
 {
+    const char *ipv = f->v6 ? "IP6" : "IP4";
+    char decoy[160] = "";
+    if (f->decoy)
+        snprintf(decoy, sizeof decoy,
+                 "a=candidate:8 1 udp 2130706432 %s 9 typ host\r\n"
+                 "a=candidate:9 1 tcp 1518280448 %s 9 typ host tcptype passive\r\n",
+                 f->v6 ? "127.0.0.1" : "::1", f->v6 ? "127.0.0.1" : "::1");
+    fp = fp ? fp : f->fp;
     snprintf(out, cap,
              "v=0\r\no=legation 1 1 IN IP4 127.0.0.1\r\ns=legation\r\nt=0 0\r\na=ice-lite\r\n"
              "a=group:BUNDLE 0 1\r\n"
-             "m=audio %u UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 127.0.0.1\r\n"
-             "a=candidate:1 1 udp 2130706431 127.0.0.1 %u typ host\r\n"
-             "a=candidate:2 1 tcp 1518280447 127.0.0.1 %u typ host tcptype passive\r\n"
+             "m=audio %u UDP/TLS/RTP/SAVPF 111\r\nc=IN %s %s\r\n%s"
+             "a=candidate:1 1 udp 2130706431 %s %u typ host\r\n"
+             "a=candidate:2 1 tcp 1518280447 %s %u typ host tcptype passive\r\n"
              "a=end-of-candidates\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:%s\r\n"
              "a=setup:passive\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\n"
              "a=rtpmap:111 opus/48000/2\r\n"
-             "m=video %u UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 127.0.0.1\r\n"
+             "m=video %u UDP/TLS/RTP/SAVPF 96 97\r\nc=IN %s %s\r\n"
              "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=fingerprint:%s\r\na=setup:passive\r\n"
              "a=mid:1\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n"
              "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n",
-             f->port, f->port, f->port, f->ufrag, f->pwd, fp ? fp : f->fp, f->port, f->ufrag,
-             f->pwd, fp ? fp : f->fp);
+             f->port, ipv, f->ip, decoy, f->ip, f->port, f->ip, f->port, f->ufrag, f->pwd, fp,
+             f->port, ipv, f->ip, f->ufrag, f->pwd, fp);
 }
 
 /* Reads the peer's ICE ufrag and fingerprint from its offer (what the relay would learn). */
@@ -687,12 +712,14 @@ static void check_echo(peer_t *p, fake_t *f, dtls_srtp_profile_t profile)
     assert_int_equal(peer_get_stream(p, 99, &(peer_stream_stats_t){0}), LG_EINVAL);
 }
 
-static void run_echo(int tcp, int aes_cm_only)
+static void run_echo(int tcp, int aes_cm_only, int v6)
 {
-    fake_t *f = fake_new(tcp);
+    fake_t *f = fake_new6(tcp, v6);
     f->echo = 1;
     f->pli_after = 20;
+    f->decoy = 1;
     peer_opts_t o = {.transport = tcp ? PEER_TRANSPORT_TCP : PEER_TRANSPORT_UDP,
+                     .family = v6 ? PEER_FAMILY_IPV6 : PEER_FAMILY_IPV4,
                      .aes_cm_only = aes_cm_only,
                      .sender_id = 4242};
     peer_t *p = new_peer(&o);
@@ -706,24 +733,60 @@ static void run_echo(int tcp, int aes_cm_only)
     assert_int_equal(st.plis_received, 1);
     assert_true(st.keyframes_sent >= 2); /* the first frame, and the one answering the PLI */
     assert_int_equal(peer_sender_id(p), 4242);
-    assert_non_null(strstr(st.publish.remote, tcp ? "/tcp" : "/udp"));
+    char remote[96];
+    snprintf(remote, sizeof remote, v6 ? "[::1]:%u/%s" : "127.0.0.1:%u/%s", f->port,
+             tcp ? "tcp" : "udp");
+    assert_string_equal(st.publish.remote, remote);
     peer_free(p); /* sends close_notify */
     fake_free(f);
 }
 
 static void test_udp_gcm_echo(void **state)
 {
-    run_echo(0, 0);
+    run_echo(0, 0, 0);
 }
 
 static void test_udp_aes_cm_echo(void **state)
 {
-    run_echo(0, 1);
+    run_echo(0, 1, 0);
 }
 
 static void test_tcp_echo(void **state)
 {
-    run_echo(1, 0);
+    run_echo(1, 0, 0);
+}
+
+static void test_udp_ipv6_echo(void **state)
+{
+    run_echo(0, 0, 1);
+}
+
+static void test_tcp_ipv6_echo(void **state)
+{
+    run_echo(1, 1, 1);
+}
+
+/* media_addr replaces the candidate's address (NAT, containers), keeping its port. */
+static void test_media_addr_override(void **state)
+{
+    fake_t *f = fake_new(0);
+    char *sdp = malloc(SDP_CAP);
+    peer_opts_t o = {.media_addr = "127.0.0.1"};
+    peer_t *p = new_peer(&o);
+    size_t len;
+    assert_int_equal(peer_build_offer(p, sdp, SDP_CAP, &len), 0);
+    fake_learn_offer(f, sdp, len);
+    fake_answer(f, NULL, sdp, SDP_CAP);
+    char *c = strstr(sdp, "udp 2130706431 127.0.0.1");
+    assert_non_null(c);
+    memcpy(c + 15, "192.0.2.1", 9); /* a documentation address nobody answers on */
+    assert_int_equal(peer_set_answer(p, sdp, strlen(sdp)), 0);
+    fake_start(f);
+    if (peer_connect(p, 5000) != 0)
+        fail_msg("connect: %s", peer_last_error(p));
+    free(sdp);
+    peer_free(p);
+    fake_free(f);
 }
 
 static void expect_connect_failure(peer_t *p, int rc_expected, const char *const *in_msg)
@@ -977,6 +1040,8 @@ static int start_relay(void **state)
         g_cfg.workers = 1;
         g_cfg.consent_timeout_s = 2; /* peers below check every 500 ms */
         g_cfg.stats_interval_ms = 100;
+        g_cfg.media_addr_count = 2; /* candidates on both families */
+        snprintf(g_cfg.media_addrs[1], sizeof g_cfg.media_addrs[1], "::1");
         g_cfg.log_level = LG_LOG_WARN;
         lg_log_set_level(LG_LOG_WARN);
         if (lg_relay_init(&g_relay, &g_cfg, err, sizeof err) == 0) {
@@ -1157,6 +1222,83 @@ static void test_relay_publish_tcp(void **state)
     relay_publish_case(&o, "peer-tcp", DTLS_SRTP_AEAD_AES_128_GCM);
 }
 
+static void test_relay_publish_ipv6(void **state)
+{
+    peer_opts_t o = {.family = PEER_FAMILY_IPV6};
+    relay_publish_case(&o, "peer-v6", DTLS_SRTP_AEAD_AES_128_GCM);
+    peer_opts_t t = {.family = PEER_FAMILY_IPV6, .transport = PEER_TRANSPORT_TCP};
+    relay_publish_case(&t, "peer-v6tcp", DTLS_SRTP_AEAD_AES_128_GCM);
+}
+
+/* Several peers, one thread each, in one room (as the load generator runs them). */
+#define THREAD_PEERS 4
+
+typedef struct {
+    int index;
+    int rc;
+    char err[256];
+    peer_stats_t st;
+} peer_job_t;
+
+static void *peer_job(void *arg)
+{
+    peer_job_t *job = arg;
+    peer_opts_t o = {.transport = job->index % 2 ? PEER_TRANSPORT_TCP : PEER_TRANSPORT_UDP,
+                     .port = g_cfg.listen_port,
+                     .consent_interval_ms = 500,
+                     .video_kbps = 300};
+    char sub[16];
+    snprintf(sub, sizeof sub, "load-%d", job->index);
+    o.token = mint("peer-load", sub, AUTH_ROLE_PARTICIPANT);
+    peer_t *p = peer_new(&o, job->err, sizeof job->err);
+    if (!p) {
+        job->rc = LG_ENOMEM;
+        return NULL;
+    }
+    job->rc = peer_join(p, 5000);
+    if (job->rc == 0)
+        job->rc = peer_publish(p, 10000);
+    if (job->rc == 0)
+        job->rc = peer_run(p, 1500);
+    peer_set_sending(p, false);
+    if (job->rc == 0)
+        job->rc = peer_run(p, 100);
+    peer_get_stats(p, &job->st);
+    if (job->rc == 0)
+        job->rc = peer_leave(p, 3000);
+    snprintf(job->err, sizeof job->err, "%s", peer_last_error(p));
+    peer_free(p);
+    return NULL;
+}
+
+static void test_relay_peers_in_threads(void **state)
+{
+    settle_counters();
+    uint64_t rtp0 = metric(M_SRTP_IN), bad0 = metric(M_AUTH_FAIL);
+    pthread_t th[THREAD_PEERS];
+    peer_job_t jobs[THREAD_PEERS];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < THREAD_PEERS; i++) {
+        jobs[i].index = i;
+        assert_int_equal(pthread_create(&th[i], NULL, peer_job, &jobs[i]), 0);
+    }
+    uint64_t sent = 0;
+    for (int i = 0; i < THREAD_PEERS; i++) {
+        pthread_join(th[i], NULL);
+        if (jobs[i].rc != 0)
+            fail_msg("peer %d: %s (%s)", i, lg_strerror(jobs[i].rc), jobs[i].err);
+        assert_int_equal(jobs[i].st.publish.profile, DTLS_SRTP_AEAD_AES_128_GCM);
+        assert_true(jobs[i].st.audio_packets_sent >= 60);
+        sent += jobs[i].st.audio_packets_sent + jobs[i].st.video_packets_sent;
+    }
+    settle_counters();
+    uint64_t got = metric(M_SRTP_IN) - rtp0;
+    if (got < sent * 95 / 100 || got > sent)
+        fail_msg("the relay decrypted %llu of %llu packets", (unsigned long long)got,
+                 (unsigned long long)sent);
+    assert_int_equal(metric(M_AUTH_FAIL) - bad0, 0);
+}
+
 static void test_relay_wrong_certificate(void **state)
 {
     peer_opts_t o = {.wrong_certificate = true};
@@ -1209,6 +1351,9 @@ int main(void)
         cmocka_unit_test(test_udp_gcm_echo),
         cmocka_unit_test(test_udp_aes_cm_echo),
         cmocka_unit_test(test_tcp_echo),
+        cmocka_unit_test(test_udp_ipv6_echo),
+        cmocka_unit_test(test_tcp_ipv6_echo),
+        cmocka_unit_test(test_media_addr_override),
         cmocka_unit_test(test_ice_no_answer),
         cmocka_unit_test(test_ice_wrong_integrity_ignored),
         cmocka_unit_test(test_tcp_refused),
@@ -1221,6 +1366,8 @@ int main(void)
         cmocka_unit_test(test_relay_publish_gcm),
         cmocka_unit_test(test_relay_publish_aes_cm),
         cmocka_unit_test(test_relay_publish_tcp),
+        cmocka_unit_test(test_relay_publish_ipv6),
+        cmocka_unit_test(test_relay_peers_in_threads),
         cmocka_unit_test(test_relay_wrong_certificate),
         cmocka_unit_test(test_relay_consent_timeout),
     };

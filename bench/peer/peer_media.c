@@ -1,0 +1,524 @@
+/* The C peer's media: synthetic Opus-like audio and VP8-like video sent as RTP with the payload
+ * trailer, sender reports, and the receive side (per-SSRC counts, gaps, latency, feedback). */
+#include "bench/peer/peer_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "media/rtcp.h"
+#include "media/rtp.h"
+#include "media/vp8.h"
+#include "sfu/lg_error.h"
+
+#define AUDIO_PERIOD_NS  (20 * NS_PER_MS)
+#define SR_PERIOD_NS     NS_PER_S
+#define PLI_PERIOD_NS    (500 * NS_PER_MS)
+#define CATCH_UP_NS      (200 * NS_PER_MS) /* later than this: skip ahead rather than burst */
+#define OPUS_TOC_CELT_FB 0xFC              /* config 31 (CELT FB 20 ms), stereo, one frame */
+#define VP8_DESC_LEN     4                 /* X, I with a 15-bit picture id */
+#define VP8_KEY_HDR_LEN  10                /* frame tag, start code, width, height */
+#define MAX_FRAME_PKTS   64
+
+/* --- payload trailer -------------------------------------------------------------------------- */
+
+static void put32(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+int peer_trailer_write(uint8_t *payload, size_t len, const peer_trailer_t *t)
+{
+    if (!payload || !t || len < PEER_TRAILER_SIZE)
+        return LG_EINVAL;
+    uint8_t *b = payload + len - PEER_TRAILER_SIZE;
+    put32(b, PEER_TRAILER_MAGIC);
+    put32(b + 4, t->sender_id);
+    b[8] = t->stream;
+    b[9] = b[10] = b[11] = 0;
+    put32(b + 12, t->seq);
+    put32(b + 16, (uint32_t)(t->send_ns >> 32));
+    put32(b + 20, (uint32_t)t->send_ns);
+    return 0;
+}
+
+int peer_trailer_read(const uint8_t *payload, size_t len, peer_trailer_t *t)
+{
+    if (!payload || !t || len < PEER_TRAILER_SIZE)
+        return LG_ETRUNC;
+    const uint8_t *b = payload + len - PEER_TRAILER_SIZE;
+    if (get32(b) != PEER_TRAILER_MAGIC)
+        return LG_ENOTFOUND;
+    t->sender_id = get32(b + 4);
+    t->stream = b[8];
+    t->seq = get32(b + 12);
+    t->send_ns = (uint64_t)get32(b + 16) << 32 | get32(b + 20);
+    return 0;
+}
+
+/* --- setup ------------------------------------------------------------------------------------ */
+
+static void init_tx(peer_t *p, peer_tx_t *tx, int enabled, uint8_t pt, uint8_t stream,
+                    uint32_t clock_rate, int64_t period_ns, const char *mid)
+{
+    memset(tx, 0, sizeof *tx);
+    tx->enabled = enabled;
+    tx->pt = pt;
+    tx->stream = stream;
+    tx->ssrc = (uint32_t)peer_rand64(p) | 1;
+    tx->seq = (uint16_t)peer_rand64(p);
+    tx->start_ts = (uint32_t)peer_rand64(p);
+    tx->clock_rate = clock_rate;
+    tx->period_ns = period_ns;
+    snprintf(tx->mid, sizeof tx->mid, "%s", mid);
+}
+
+int media_init(peer_t *p)
+{
+    while (p->o.sender_id == 0)
+        p->o.sender_id = (uint32_t)peer_rand64(p);
+    p->sess_id = peer_rand64(p) >> 2;
+    peer_rand_token(p->cname, 16);
+    peer_rand_token(p->stream_id, 36);
+    peer_rand_token(p->audio_track, 36);
+    peer_rand_token(p->video_track, 36);
+    int audio = !p->o.no_audio, video = !p->o.no_video;
+    init_tx(p, &p->audio, audio, PEER_PT_OPUS, 0, 48000, AUDIO_PERIOD_NS, "0");
+    init_tx(p, &p->video, video, PEER_PT_VP8, 1, 90000, NS_PER_S / p->o.video_fps,
+            audio ? "1" : "0");
+    p->rtx_ssrc = (uint32_t)peer_rand64(p) | 1;
+    p->picture_id = (uint16_t)(peer_rand64(p) & 0x7fff);
+    p->force_keyframe = 1;
+    return 0;
+}
+
+void media_free(peer_t *p)
+{
+    (void)p; /* every buffer belongs to peer_t */
+}
+
+/* --- building RTP ----------------------------------------------------------------------------- */
+
+/* RFC 8285 one-byte header extension block. */
+typedef struct {
+    uint8_t b[32];
+    size_t n;
+} ext_t;
+
+static void ext_add(ext_t *e, uint8_t id, const uint8_t *v, size_t len)
+{
+    e->b[e->n++] = (uint8_t)(id << 4 | (len - 1));
+    memcpy(e->b + e->n, v, len);
+    e->n += len;
+}
+
+static void ext_common(peer_t *p, peer_leg_t *leg, ext_t *e, const peer_tx_t *tx)
+{
+    uint16_t seq = leg->twcc_seq++;
+    uint8_t tw[2] = {(uint8_t)(seq >> 8), (uint8_t)seq};
+    ext_add(e, PEER_EXT_TWCC, tw, 2);
+    ext_add(e, PEER_EXT_MID, (const uint8_t *)tx->mid, strlen(tx->mid));
+    while (e->n % 4)
+        e->b[e->n++] = 0;
+}
+
+/* Fixed header and extension; returns the header length. */
+static size_t put_header(uint8_t *b, peer_tx_t *tx, int marker, uint32_t ts, const ext_t *e)
+{
+    b[0] = 0x80 | 0x10; /* V=2, X=1 */
+    b[1] = (uint8_t)((marker ? 0x80 : 0) | tx->pt);
+    b[2] = (uint8_t)(tx->seq >> 8);
+    b[3] = (uint8_t)tx->seq;
+    tx->seq++;
+    put32(b + 4, ts);
+    put32(b + 8, tx->ssrc);
+    b[12] = 0xBE;
+    b[13] = 0xDE;
+    b[14] = (uint8_t)((e->n / 4) >> 8);
+    b[15] = (uint8_t)(e->n / 4);
+    memcpy(b + 16, e->b, e->n);
+    return 16 + e->n;
+}
+
+static void fill(peer_t *p, uint8_t *b, size_t n)
+{
+    while (n >= 8) {
+        uint64_t r = peer_rand64(p);
+        memcpy(b, &r, 8);
+        b += 8;
+        n -= 8;
+    }
+    while (n--)
+        *b++ = (uint8_t)peer_rand64(p);
+}
+
+/* Finishes a payload with its trailer, then protects and sends the packet. */
+static void send_rtp(peer_t *p, peer_tx_t *tx, size_t hdr, size_t payload, int64_t now)
+{
+    peer_trailer_t t = {p->o.sender_id, tx->stream, tx->trailer_seq++, (uint64_t)now};
+    uint8_t *b = p->txbuf;
+    peer_trailer_write(b + hdr, payload, &t);
+    size_t len = hdr + payload;
+    tx->packets++;
+    tx->octets += payload;
+    p->st.bytes_sent += len;
+    if (tx->stream == 0)
+        p->st.audio_packets_sent++;
+    else
+        p->st.video_packets_sent++;
+    leg_send_srtp(&p->legs[LEG_PUBLISH], b, len, PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD, 0);
+}
+
+static uint32_t rtp_ts(const peer_tx_t *tx)
+{
+    int64_t dt = tx->next_ns - tx->start_ns;
+    return tx->start_ts + (uint32_t)((dt / 1000) * (int64_t)tx->clock_rate / 1000000);
+}
+
+static void send_audio(peer_t *p, int64_t now)
+{
+    peer_tx_t *tx = &p->audio;
+    peer_leg_t *leg = &p->legs[LEG_PUBLISH];
+    ext_t e = {.n = 0};
+    uint8_t level = (uint8_t)(0x80 | p->o.audio_level); /* V=1: voice activity */
+    ext_add(&e, PEER_EXT_LEVEL, &level, 1);
+    ext_common(p, leg, &e, tx);
+    size_t hdr = put_header(p->txbuf, tx, 0, rtp_ts(tx), &e);
+    uint8_t *pl = p->txbuf + hdr;
+    pl[0] = OPUS_TOC_CELT_FB;
+    fill(p, pl + 1, p->o.audio_payload - 1 - PEER_TRAILER_SIZE);
+    send_rtp(p, tx, hdr, p->o.audio_payload, now);
+}
+
+/* The VP8 payload header (RFC 7741 4.3) and, for a key frame, the RFC 6386 9.1 header. */
+static size_t put_vp8_start(uint8_t *b, int key)
+{
+    uint32_t first_part = 100;
+    b[0] = (uint8_t)((first_part & 7) << 5 | 0x10 | (key ? 0 : 1)); /* show_frame, P */
+    b[1] = (uint8_t)(first_part >> 3);
+    b[2] = (uint8_t)(first_part >> 11);
+    if (!key)
+        return 3;
+    static const uint8_t rest[7] = {0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}; /* 640 x 480 */
+    memcpy(b + 3, rest, sizeof rest);
+    return VP8_KEY_HDR_LEN;
+}
+
+static void send_video_packet(peer_t *p, int first, int last, int key, size_t payload, int64_t now)
+{
+    peer_tx_t *tx = &p->video;
+    peer_leg_t *leg = &p->legs[LEG_PUBLISH];
+    ext_t e = {.n = 0};
+    uint32_t abs = (uint32_t)((((uint64_t)now << 18) / NS_PER_S) & 0xffffff);
+    uint8_t ab[3] = {(uint8_t)(abs >> 16), (uint8_t)(abs >> 8), (uint8_t)abs};
+    ext_add(&e, PEER_EXT_ABSSEND, ab, 3);
+    ext_common(p, leg, &e, tx);
+    size_t hdr = put_header(p->txbuf, tx, last, rtp_ts(tx), &e);
+    uint8_t *pl = p->txbuf + hdr;
+    pl[0] = (uint8_t)(0x80 | (first ? 0x10 : 0)); /* X, S, PID 0 */
+    pl[1] = 0x80;                                 /* I */
+    pl[2] = (uint8_t)(0x80 | (p->picture_id >> 8));
+    pl[3] = (uint8_t)p->picture_id;
+    size_t used = VP8_DESC_LEN + (first ? put_vp8_start(pl + VP8_DESC_LEN, key) : 0);
+    fill(p, pl + used, payload - used - PEER_TRAILER_SIZE);
+    send_rtp(p, tx, hdr, payload, now);
+}
+
+static void send_frame(peer_t *p, int64_t now)
+{
+    int key = p->force_keyframe || p->frame_no % p->o.keyframe_interval == 0;
+    size_t bytes = (size_t)p->o.video_kbps * 1000 / 8 / p->o.video_fps * (key ? 3 : 1);
+    size_t min = VP8_DESC_LEN + VP8_KEY_HDR_LEN + PEER_TRAILER_SIZE + 1;
+    size_t npkt = (bytes + PEER_VIDEO_PAYLOAD - 1) / PEER_VIDEO_PAYLOAD;
+    if (npkt == 0)
+        npkt = 1;
+    if (npkt > MAX_FRAME_PKTS)
+        npkt = MAX_FRAME_PKTS;
+    size_t each = bytes / npkt;
+    if (each < min)
+        each = min;
+    if (each > PEER_VIDEO_PAYLOAD)
+        each = PEER_VIDEO_PAYLOAD;
+    for (size_t i = 0; i < npkt; i++)
+        send_video_packet(p, i == 0, i + 1 == npkt, key, each, now);
+    p->picture_id = (p->picture_id + 1) & 0x7fff;
+    p->frame_no++;
+    p->force_keyframe = 0;
+    p->st.frames_sent++;
+    if (key)
+        p->st.keyframes_sent++;
+}
+
+/* --- RTCP out --------------------------------------------------------------------------------- */
+
+static uint64_t ntp_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t sec = (uint64_t)ts.tv_sec + 2208988800ULL;
+    return sec << 32 | (((uint64_t)ts.tv_nsec << 32) / (uint64_t)NS_PER_S);
+}
+
+static void send_rtcp(peer_t *p, peer_leg_t *leg, rtcp_writer_t *w)
+{
+    p->st.rtcp_sent++;
+    leg_send_srtp(leg, p->txbuf, w->len, PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD, 1);
+}
+
+static void send_sr(peer_t *p, peer_tx_t *tx, int64_t now)
+{
+    if (!tx->enabled || tx->packets == 0)
+        return;
+    rtcp_writer_t w;
+    rtcp_writer_init(&w, p->txbuf, PEER_TX_MAX);
+    rtcp_sr_t sr;
+    memset(&sr, 0, sizeof sr);
+    sr.ssrc = tx->ssrc;
+    sr.ntp = ntp_now();
+    int64_t dt = now - tx->start_ns;
+    sr.rtp_ts = tx->start_ts + (uint32_t)((dt / 1000) * (int64_t)tx->clock_rate / 1000000);
+    sr.packet_count = (uint32_t)tx->packets;
+    sr.octet_count = (uint32_t)tx->octets;
+    rtcp_sdes_t sdes;
+    memset(&sdes, 0, sizeof sdes);
+    sdes.chunk_count = 1;
+    sdes.chunks[0].ssrc = tx->ssrc;
+    sdes.chunks[0].cname = p->cname;
+    sdes.chunks[0].cname_len = (uint8_t)strlen(p->cname);
+    if (rtcp_write_sr(&w, &sr) == 0 && rtcp_write_sdes(&w, &sdes) == 0)
+        send_rtcp(p, &p->legs[LEG_PUBLISH], &w);
+}
+
+static void send_pli(peer_t *p, peer_leg_t *leg, uint32_t media_ssrc)
+{
+    rtcp_writer_t w;
+    rtcp_writer_init(&w, p->txbuf, PEER_TX_MAX);
+    if (rtcp_write_pli(&w, leg->rtcp_ssrc, media_ssrc) != 0)
+        return;
+    p->st.plis_sent++;
+    send_rtcp(p, leg, &w);
+}
+
+/* --- scheduling ------------------------------------------------------------------------------- */
+
+static void tick_tx(peer_t *p, peer_tx_t *tx, int64_t now, void (*send)(peer_t *, int64_t))
+{
+    if (!tx->enabled)
+        return;
+    if (tx->next_ns == 0) {
+        tx->start_ns = tx->next_ns = now;
+    } else if (now - tx->next_ns > CATCH_UP_NS) {
+        tx->next_ns = now; /* the loop was held up: skip, do not burst */
+    }
+    while (now >= tx->next_ns && !p->fatal) {
+        send(p, now);
+        tx->next_ns += tx->period_ns;
+    }
+}
+
+void media_tick(peer_t *p, int64_t now)
+{
+    if (!p->legs[LEG_PUBLISH].srtp_ready || !p->sending)
+        return;
+    tick_tx(p, &p->audio, now, send_audio);
+    tick_tx(p, &p->video, now, send_frame);
+    if (now >= p->next_sr) {
+        if (p->next_sr != 0) {
+            send_sr(p, &p->audio, now);
+            send_sr(p, &p->video, now);
+        }
+        p->next_sr = now + SR_PERIOD_NS;
+    }
+}
+
+int64_t media_next_wake(const peer_t *p)
+{
+    if (!p->legs[LEG_PUBLISH].srtp_ready || !p->sending)
+        return INT64_MAX;
+    int64_t t = p->next_sr;
+    if (p->audio.enabled && p->audio.next_ns < t)
+        t = p->audio.next_ns;
+    if (p->video.enabled && p->video.next_ns < t)
+        t = p->video.next_ns;
+    return t;
+}
+
+/* --- receiving -------------------------------------------------------------------------------- */
+
+static peer_rx_t *find_stream(peer_t *p, uint32_t ssrc, const peer_leg_t *leg, uint8_t pt)
+{
+    for (int i = 0; i < p->nrx; i++)
+        if (p->rx[i].s.ssrc == ssrc)
+            return &p->rx[i];
+    if (p->nrx == PEER_MAX_STREAMS)
+        return NULL;
+    peer_rx_t *rx = &p->rx[p->nrx++];
+    memset(rx, 0, sizeof *rx);
+    rx->s.ssrc = ssrc;
+    rx->s.payload_type = pt;
+    rx->s.subscribe_leg = leg->kind == LEG_SUBSCRIBE;
+    rx->s.kind = leg->vp8_pt[pt & 127] || leg->rtx_pt[pt & 127] ? PEER_STREAM_VIDEO
+                 : pt == PEER_PT_OPUS                           ? PEER_STREAM_AUDIO
+                                                                : PEER_STREAM_UNKNOWN;
+    return rx;
+}
+
+static void latency_sample(peer_t *p, uint64_t send_ns, int64_t now)
+{
+    if ((int64_t)send_ns > now || send_ns == 0)
+        return; /* another machine's clock */
+    uint64_t us64 = ((uint64_t)now - send_ns) / 1000;
+    uint32_t us = us64 > UINT32_MAX ? UINT32_MAX : (uint32_t)us64;
+    uint64_t seen = p->st.latency_samples++;
+    if (us > p->lat_max)
+        p->lat_max = us;
+    if (p->lat_n < PEER_LATENCY_SAMPLES) {
+        p->lat[p->lat_n++] = us;
+        return;
+    }
+    uint64_t j = peer_rand64(p) % (seen + 1); /* reservoir: every packet equally likely kept */
+    if (j < PEER_LATENCY_SAMPLES)
+        p->lat[j] = us;
+}
+
+static void count_sequence(peer_t *p, peer_rx_t *rx, const peer_trailer_t *t)
+{
+    if (!rx->have_seq || rx->s.sender_id != t->sender_id) {
+        rx->have_seq = 1;
+        rx->s.sender_id = t->sender_id;
+        rx->s.kind = t->stream == 1 ? PEER_STREAM_VIDEO : PEER_STREAM_AUDIO;
+        rx->s.highest_seq = t->seq;
+        return;
+    }
+    uint32_t expected = rx->s.highest_seq + 1;
+    if (t->seq == expected) {
+        rx->s.highest_seq = t->seq;
+    } else if ((int32_t)(t->seq - expected) > 0) {
+        uint32_t missing = t->seq - expected;
+        rx->s.gaps += missing;
+        p->st.gaps += missing;
+        rx->s.highest_seq = t->seq;
+    } else {
+        rx->s.late++;
+        p->st.late++;
+    }
+}
+
+static void check_keyframe(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_packet_t *pkt,
+                           int64_t now)
+{
+    if (!leg->vp8_pt[pkt->payload_type & 127])
+        return;
+    vp8_desc_t d;
+    if (vp8_parse(pkt->payload, pkt->payload_len, &d) == 0 && d.keyframe) {
+        rx->s.keyframes++;
+        p->st.keyframes_received++;
+    }
+    /* a receiver that cannot decode asks for a key frame, as a browser does */
+    if (leg->kind == LEG_SUBSCRIBE && rx->s.keyframes == 0 &&
+        now - rx->last_pli_ns >= PLI_PERIOD_NS) {
+        rx->last_pli_ns = now;
+        send_pli(p, leg, pkt->ssrc);
+    }
+}
+
+void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
+{
+    rtp_packet_t pkt;
+    if (rtp_parse(buf, len, &pkt) != 0) {
+        p->st.foreign_packets++;
+        return;
+    }
+    int64_t now = peer_now_ns();
+    p->st.packets_received++;
+    p->st.bytes_received += len;
+    peer_rx_t *rx = find_stream(p, pkt.ssrc, leg, pkt.payload_type);
+    peer_trailer_t t;
+    int has = peer_trailer_read(pkt.payload, pkt.payload_len, &t) == 0;
+    if (!has)
+        p->st.foreign_packets++;
+    else
+        latency_sample(p, t.send_ns, now);
+    if (!rx)
+        return;
+    rx->s.packets++;
+    rx->s.bytes += len;
+    if (has)
+        count_sequence(p, rx, &t);
+    else
+        rx->s.foreign++;
+    check_keyframe(p, leg, rx, &pkt, now);
+}
+
+static void on_feedback(peer_t *p, const rtcp_packet_t *pkt)
+{
+    rtcp_fb_t fb;
+    if (rtcp_parse_fb(pkt, &fb) != 0)
+        return;
+    if (fb.pt == RTCP_PSFB && (fb.fmt == RTCP_PSFB_PLI || fb.fmt == RTCP_PSFB_FIR)) {
+        if (fb.fmt == RTCP_PSFB_PLI)
+            p->st.plis_received++;
+        else
+            p->st.firs_received++;
+        p->force_keyframe = 1;
+    } else if (fb.pt == RTCP_PSFB && fb.fmt == RTCP_PSFB_AFB) {
+        rtcp_remb_t remb;
+        if (rtcp_remb_parse(&fb, &remb) == 0)
+            p->st.rembs_received++;
+    } else if (fb.pt == RTCP_RTPFB && fb.fmt == RTCP_RTPFB_NACK) {
+        p->st.nacks_received++;
+    } else if (fb.pt == RTCP_RTPFB && fb.fmt == RTCP_RTPFB_TWCC) {
+        p->st.twccs_received++;
+    }
+}
+
+void media_on_rtcp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
+{
+    p->st.rtcp_received++;
+    rtcp_iter_t it;
+    rtcp_packet_t pkt;
+    rtcp_iter_init(&it, buf, len);
+    for (int n = 0; n < 64 && rtcp_iter_next(&it, &pkt) == 1; n++)
+        if (pkt.pt == RTCP_PSFB || pkt.pt == RTCP_RTPFB)
+            on_feedback(p, &pkt);
+}
+
+/* --- latency summary -------------------------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint32_t percentile(const uint32_t *sorted, uint32_t n, unsigned pct)
+{
+    uint64_t rank = ((uint64_t)n * pct + 99) / 100; /* nearest rank */
+    return sorted[rank == 0 ? 0 : rank - 1];
+}
+
+void media_latency_summary(const peer_t *p, peer_stats_t *out)
+{
+    out->latency_p50_us = out->latency_p95_us = out->latency_p99_us = 0;
+    out->latency_max_us = p->lat_max;
+    if (p->lat_n == 0)
+        return;
+    uint32_t *s = malloc(p->lat_n * sizeof *s);
+    if (!s)
+        return;
+    memcpy(s, p->lat, p->lat_n * sizeof *s);
+    qsort(s, p->lat_n, sizeof *s, cmp_u32);
+    out->latency_p50_us = percentile(s, p->lat_n, 50);
+    out->latency_p95_us = percentile(s, p->lat_n, 95);
+    out->latency_p99_us = percentile(s, p->lat_n, 99);
+    free(s);
+}
