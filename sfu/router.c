@@ -96,6 +96,8 @@ int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
     build_id_map(c);
     c->next_in_producer = p->consumers;
     p->consumers = c;
+    c->next_in_transport = t->consumers;
+    t->consumers = c;
     c->next = w->consumers;
     w->consumers = c;
     if (p->p.kind == ROUTER_VIDEO)
@@ -105,6 +107,11 @@ int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
 
 static void unlink_consumer(lg_worker_t *w, consumer_t *c)
 {
+    for (consumer_t **pp = &c->t->consumers; *pp; pp = &(*pp)->next_in_transport)
+        if (*pp == c) {
+            *pp = c->next_in_transport;
+            break;
+        }
     for (consumer_t **pp = &c->prod->consumers; *pp; pp = &(*pp)->next_in_producer)
         if (*pp == c) {
             *pp = c->next_in_producer;
@@ -292,6 +299,9 @@ void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t le
     }
     p->packets++;
     p->bytes += len;
+    if (pkt.payload_type == p->p.pt)
+        rx_stats_update(&p->rx[layer], pkt.seq, pkt.timestamp,
+                        p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
     if (p->muted || pkt.payload_type != p->p.pt || pkt.payload_len == 0)
         return; /* muted, RTX and padding-only probes are not forwarded (yet) */
     bool keyframe = false;
@@ -311,10 +321,22 @@ void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t le
 
 static consumer_t *consumer_by_ssrc(transport_t *t, uint32_t ssrc)
 {
-    for (consumer_t *c = t->w->consumers; c; c = c->next)
-        if (c->t == t && c->p.ssrc == ssrc)
+    for (consumer_t *c = t->consumers; c; c = c->next_in_transport)
+        if (c->p.ssrc == ssrc)
             return c;
     return NULL;
+}
+
+/* A publisher's sender report: remember it for the LSR/DLSR of our receiver reports. */
+static void on_sender_report(transport_t *t, const rtcp_packet_t *pkt, uint64_t now_ms)
+{
+    rtcp_sr_t sr;
+    if (rtcp_parse_sr(pkt, &sr) != 0)
+        return;
+    for (int i = 0; i < t->nproducers; i++)
+        for (int l = 0; l < t->producers[i]->p.nlayers; l++)
+            if (t->producers[i]->ssrcs[l] == sr.ssrc)
+                rx_stats_on_sr(&t->producers[i]->rx[l], sr.ntp, now_ms);
 }
 
 void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, size_t len)
@@ -325,6 +347,8 @@ void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, si
     int rc;
     while ((rc = rtcp_iter_next(&it, &pkt)) == 1) {
         rtcp_fb_t fb;
+        if (pkt.pt == RTCP_SR)
+            on_sender_report(t, &pkt, lg_worker_now_ms(w));
         if (pkt.pt != RTCP_PSFB || rtcp_parse_fb(&pkt, &fb) != 0)
             continue;
         if (fb.fmt != RTCP_PSFB_PLI && fb.fmt != RTCP_PSFB_FIR)

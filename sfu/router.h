@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sfu/rtcp_reports.h"
 #include "sfu/transport.h"
 
 #define ROUTER_MAX_LAYERS      4
@@ -51,6 +52,7 @@ typedef struct producer {
     producer_params_t p;
     transport_t *t;
     uint32_t ssrcs[ROUTER_MAX_LAYERS]; /* signaled or learnt */
+    rx_stats_t rx[ROUTER_MAX_LAYERS];  /* reception statistics for the RR to the publisher */
     bool muted;
     uint64_t last_pli_ms;
     uint64_t packets, bytes;
@@ -76,6 +78,7 @@ struct consumer {
     uint32_t ts_delta;
     uint64_t packets, bytes;
     consumer_t *next_in_producer;
+    consumer_t *next_in_transport;
     consumer_t *next; /* in the worker's list */
 };
 

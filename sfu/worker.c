@@ -138,7 +138,12 @@ static void on_producer_mute(void *ctx, lg_msg_t *m)
 static void on_sweep_timer(uv_timer_t *timer)
 {
     lg_worker_t *w = timer->data;
-    transport_sweep(w, lg_worker_now_ms(w), (uint64_t)w->cfg->consent_timeout_s * 1000);
+    uint64_t now = lg_worker_now_ms(w);
+    transport_sweep(w, now, (uint64_t)w->cfg->consent_timeout_s * 1000);
+    if (now - w->last_reports_ms >= RTCP_REPORT_INTERVAL_MS) {
+        w->last_reports_ms = now;
+        rtcp_reports_send(w, now);
+    }
     for (int i = 0; i < w->udp_started; i++)
         udp_io_flush(&w->udp[i]);
 }

@@ -101,7 +101,8 @@ typedef struct lg_worker {
     dtls_ctx_t *dtls;           /* server role, this worker's certificate */
     struct producer *producers; /* router state, see sfu/router.h */
     struct consumer *consumers;
-    uint32_t relay_ssrc;   /* sender SSRC of the relay's own RTCP */
+    uint32_t relay_ssrc; /* sender SSRC of the relay's own RTCP */
+    uint64_t last_reports_ms;
     uint8_t scratch[2048]; /* one packet being built for an ICE-TCP path */
     uint64_t lag_expected_ns;
     lg_counters_t counters; /* written only on this worker's thread */

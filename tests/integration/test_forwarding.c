@@ -97,6 +97,7 @@ static void test_fan_out(void **state)
     assert_true(ps.audio_packets_sent >= 100);
     assert_true(ps.video_packets_sent >= 100);
     assert_true(ps.keyframes_sent >= 1);
+    assert_true(ps.rtcp_received >= 2); /* the relay's receiver reports on the publish leg */
     for (int i = 0; i < NSUBS; i++) {
         peer_stream_stats_t a, v;
         assert_true(find_stream(subs[i], peer_sender_id(pub), PEER_STREAM_AUDIO, &a));
@@ -110,6 +111,7 @@ static void test_fan_out(void **state)
         peer_get_stats(subs[i], &ss);
         assert_int_equal(ss.srtp_failures, 0);
         assert_int_equal(ss.subscribe.profile, DTLS_SRTP_AEAD_AES_128_GCM);
+        assert_true(ss.rtcp_received >= 2); /* sender reports on the subscribe leg */
     }
     /* Mute: the publisher's audio stops reaching the others; video goes on. */
     for (int i = 0; i < NSUBS; i++)
