@@ -106,7 +106,7 @@ static void announce(sig_session_t *s)
 {
     for (int i = 0; i < s->nslots; i++) {
         sig_slot_t *sl = &s->slots[i];
-        char mid[8];
+        char mid[16];
         snprintf(mid, sizeof mid, "%d", i);
         proto_kind_t kind = sl->kind == SDP_KIND_AUDIO ? PROTO_KIND_AUDIO : PROTO_KIND_VIDEO;
         if (sl->active && !sl->announced) {
