@@ -49,6 +49,10 @@ typedef struct {
     uint64_t forwarded; /* RTP packets sent to subscribers */
     uint64_t forwarded_bytes;
     uint64_t keyframe_requests; /* PLIs the relay sent to publishers */
+    uint64_t nacks_received;    /* sequence numbers subscribers asked for */
+    uint64_t retransmitted;     /* packets resent from the retransmission buffers */
+    uint64_t nacks_sent;        /* sequence numbers the relay asked publishers for */
+    uint64_t rtx_recovered;     /* publisher retransmissions (RTX) that arrived */
     uint64_t pli_throttled;     /* subscriber PLI/FIR absorbed by the throttle */
     uint64_t transports_created;
     uint64_t transports_connected;

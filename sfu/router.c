@@ -57,6 +57,7 @@ int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
     if (p->p.nlayers < 1 || p->p.nlayers > ROUTER_MAX_LAYERS)
         p->p.nlayers = 1;
     memcpy(p->ssrcs, pp->ssrcs, sizeof p->ssrcs);
+    memcpy(p->rtx_ssrcs, pp->rtx_ssrcs, sizeof p->rtx_ssrcs);
     p->t = t;
     t->producers[t->nproducers++] = p;
     p->next = w->producers;
@@ -146,6 +147,12 @@ void router_set_muted(struct lg_worker *w, uint64_t producer_id, bool muted)
 
 static void free_producer(lg_worker_t *w, producer_t *p)
 {
+    for (int l = 0; l < ROUTER_MAX_LAYERS; l++) {
+        if (p->rtx[l])
+            rtxbuf_free(p->rtx[l]);
+        free(p->rtx[l]);
+        free(p->nack[l]);
+    }
     while (p->consumers)
         unlink_consumer(w, p->consumers);
     for (producer_t **pp = &w->producers; *pp; pp = &(*pp)->next)
@@ -284,6 +291,81 @@ static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
     t->w->counters.forwarded_bytes += len;
 }
 
+/* An RTX packet (RFC 4588) from a publisher: finds the layer it repairs, by signaled RTX SSRC or
+ * by the repaired-rid extension. */
+static producer_t *classify_rtx(transport_t *t, const rtp_packet_t *pkt, int *layer)
+{
+    char rid[ROUTER_RID_MAX];
+    rtp_ext_t e;
+    for (int i = 0; i < t->nproducers; i++) {
+        producer_t *p = t->producers[i];
+        if (!p->p.rtx_pt || pkt->payload_type != p->p.rtx_pt)
+            continue;
+        for (int l = 0; l < p->p.nlayers; l++)
+            if (p->rtx_ssrcs[l] == pkt->ssrc) {
+                *layer = l;
+                return p;
+            }
+        if (p->p.nlayers == 1 && !p->rtx_ssrcs[0]) {
+            p->rtx_ssrcs[0] = pkt->ssrc;
+            *layer = 0;
+            return p;
+        }
+        if (!p->p.ext_rrid || rtp_ext_find(pkt, p->p.ext_rrid, &e) != 0 ||
+            rtp_ext_string(&e, rid, sizeof rid) != 0)
+            continue;
+        for (int l = 0; l < p->p.nlayers; l++)
+            if (strcmp(p->p.rids[l], rid) == 0) {
+                p->rtx_ssrcs[l] = pkt->ssrc;
+                *layer = l;
+                return p;
+            }
+    }
+    return NULL;
+}
+
+/* Video bookkeeping per packet: retransmission buffer, uplink loss detection. */
+static bool video_in(producer_t *p, int layer, const uint8_t *data, size_t len,
+                     const rtp_packet_t *pkt, uint64_t now)
+{
+    bool keyframe = false;
+    vp8_desc_t d;
+    if (vp8_parse(pkt->payload, pkt->payload_len, &d) == 0)
+        keyframe = d.keyframe;
+    if (!p->rtx[layer] && (p->rtx[layer] = calloc(1, sizeof *p->rtx[layer])) != NULL &&
+        rtxbuf_init(p->rtx[layer], ROUTER_RTX_CAPACITY, ROUTER_RTX_MAX_AGE_MS) != 0) {
+        free(p->rtx[layer]);
+        p->rtx[layer] = NULL;
+    }
+    if (p->rtx[layer])
+        rtxbuf_put(p->rtx[layer], pkt->seq, data, len, now);
+    if (!p->nack[layer] && (p->nack[layer] = malloc(sizeof *p->nack[layer])) != NULL)
+        nackgen_init(p->nack[layer], NULL);
+    if (p->nack[layer] && nackgen_on_packet(p->nack[layer], pkt->seq, keyframe, now))
+        request_keyframe(p, layer);
+    return keyframe;
+}
+
+/* A media packet of producer p (original or restored from RTX): bookkeeping, then fan-out. */
+static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *data, size_t len,
+                     const rtp_packet_t *pkt)
+{
+    uint64_t now = lg_worker_now_ms(w);
+    rx_stats_update(&p->rx[layer], pkt->seq, pkt->timestamp,
+                    p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
+    bool keyframe = p->p.kind == ROUTER_VIDEO && video_in(p, layer, data, len, pkt, now);
+    if (p->muted || pkt->payload_len == 0)
+        return;
+    for (consumer_t *c = p->consumers; c; c = c->next_in_producer) {
+        if (!admit(c, layer, keyframe)) {
+            if (c->layer < 0 && layer == c->target_layer)
+                request_keyframe(p, layer); /* waiting for a first frame */
+            continue;
+        }
+        forward(c, data, len, pkt, now);
+    }
+}
+
 void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t len)
 {
     rtp_packet_t pkt;
@@ -293,29 +375,48 @@ void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t le
     }
     int layer = 0;
     producer_t *p = classify(t, &pkt, &layer);
-    if (!p) {
+    if (p) {
+        p->packets++;
+        p->bytes += len;
+        if (pkt.payload_type == p->p.pt)
+            media_in(w, p, layer, data, len, &pkt);
+        return;
+    }
+    if ((p = classify_rtx(t, &pkt, &layer)) == NULL) {
         lg_count_drop(&w->counters, LG_DROP_UNKNOWN_SSRC);
         return;
     }
     p->packets++;
     p->bytes += len;
-    if (pkt.payload_type == p->p.pt)
-        rx_stats_update(&p->rx[layer], pkt.seq, pkt.timestamp,
-                        p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
-    if (p->muted || pkt.payload_type != p->p.pt || pkt.payload_len == 0)
-        return; /* muted, RTX and padding-only probes are not forwarded (yet) */
-    bool keyframe = false;
-    vp8_desc_t d;
-    if (p->p.kind == ROUTER_VIDEO && vp8_parse(pkt.payload, pkt.payload_len, &d) == 0)
-        keyframe = d.keyframe;
-    uint64_t now = lg_worker_now_ms(w);
-    for (consumer_t *c = p->consumers; c; c = c->next_in_producer) {
-        if (!admit(c, layer, keyframe)) {
-            if (c->layer < 0 && layer == c->target_layer)
-                request_keyframe(p, layer); /* waiting for a first frame */
-            continue;
+    size_t n;
+    if (!p->ssrcs[layer] || rtx_restore(&pkt, p->p.pt, p->ssrcs[layer], w->rtx_scratch,
+                                        sizeof w->rtx_scratch, &n) != 0)
+        return; /* a padding-only bandwidth probe, or an original never seen */
+    rtp_packet_t orig;
+    if (rtp_parse(w->rtx_scratch, n, &orig) != 0)
+        return;
+    w->counters.rtx_recovered++;
+    media_in(w, p, layer, w->rtx_scratch, n, &orig);
+}
+
+void router_send_nacks(struct lg_worker *w, uint64_t now_ms)
+{
+    for (producer_t *p = w->producers; p; p = p->next) {
+        for (int l = 0; l < p->p.nlayers; l++) {
+            uint16_t seqs[64];
+            bool keyframe = false;
+            size_t n = p->nack[l] ? nackgen_collect(p->nack[l], now_ms, seqs, 64, &keyframe) : 0;
+            if (keyframe)
+                request_keyframe(p, l);
+            if (n == 0 || !p->ssrcs[l])
+                continue;
+            uint8_t buf[512];
+            rtcp_writer_t wr;
+            rtcp_writer_init(&wr, buf, sizeof buf - SRTP_SESSION_MAX_OVERHEAD);
+            if (rtcp_write_nack(&wr, w->relay_ssrc, p->ssrcs[l], seqs, n) == 0 &&
+                transport_send_rtcp(p->t, buf, wr.len, sizeof buf) == 0)
+                w->counters.nacks_sent += n;
         }
-        forward(c, data, len, &pkt, now);
     }
 }
 
@@ -339,6 +440,30 @@ static void on_sender_report(transport_t *t, const rtcp_packet_t *pkt, uint64_t 
                 rx_stats_on_sr(&t->producers[i]->rx[l], sr.ntp, now_ms);
 }
 
+/* A subscriber's generic NACK: resend what the producer's buffer still holds, rewritten again. */
+static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
+{
+    consumer_t *c = consumer_by_ssrc(t, fb->media_ssrc);
+    if (!c || c->layer < 0 || !c->prod->rtx[c->layer])
+        return;
+    uint16_t seqs[64];
+    size_t n = 0;
+    rtcp_nack_parse(fb, seqs, 64, &n); /* LG_EFULL: a storm is cut to the first 64 */
+    uint64_t now = lg_worker_now_ms(w);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *pkt;
+        size_t len;
+        rtp_packet_t parsed;
+        uint16_t in = (uint16_t)(seqs[i] - c->seq_delta);
+        w->counters.nacks_received++;
+        if (rtxbuf_resend(c->prod->rtx[c->layer], in, now, 10, &pkt, &len) != 0 ||
+            rtp_parse(pkt, len, &parsed) != 0 || parsed.ssrc != c->src_ssrc)
+            continue;
+        forward(c, pkt, len, &parsed, now);
+        w->counters.retransmitted++;
+    }
+}
+
 void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, size_t len)
 {
     rtcp_iter_t it;
@@ -349,6 +474,8 @@ void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, si
         rtcp_fb_t fb;
         if (pkt.pt == RTCP_SR)
             on_sender_report(t, &pkt, lg_worker_now_ms(w));
+        if (pkt.pt == RTCP_RTPFB && rtcp_parse_fb(&pkt, &fb) == 0 && fb.fmt == RTCP_RTPFB_NACK)
+            on_nack(w, t, &fb);
         if (pkt.pt != RTCP_PSFB || rtcp_parse_fb(&pkt, &fb) != 0)
             continue;
         if (fb.fmt != RTCP_PSFB_PLI && fb.fmt != RTCP_PSFB_FIR)

@@ -135,6 +135,14 @@ static void on_producer_mute(void *ctx, lg_msg_t *m)
     free(m);
 }
 
+static void on_feedback_timer(uv_timer_t *timer)
+{
+    lg_worker_t *w = timer->data;
+    router_send_nacks(w, lg_worker_now_ms(w));
+    for (int i = 0; i < w->udp_started; i++)
+        udp_io_flush(&w->udp[i]);
+}
+
 static void on_sweep_timer(uv_timer_t *timer)
 {
     lg_worker_t *w = timer->data;
@@ -162,6 +170,7 @@ static void on_stop(void *ctx, lg_msg_t *m)
         udp_io_close(&w->udp[i]);
     uv_timer_stop(&w->lag_timer);
     uv_timer_stop(&w->sweep_timer);
+    uv_timer_stop(&w->feedback_timer);
     while (w->transports.all)
         transport_close(w->transports.all, TRANSPORT_CLOSE_SHUTDOWN);
     router_free(w);
@@ -260,6 +269,10 @@ static int worker_setup_loop(lg_worker_t *w)
     w->lag_timer.data = w;
     w->lag_expected_ns = uv_hrtime() + (uint64_t)LAG_INTERVAL_MS * 1000000;
     uv_timer_start(&w->lag_timer, on_lag_timer, LAG_INTERVAL_MS, LAG_INTERVAL_MS);
+    uv_timer_init(&w->loop, &w->feedback_timer);
+    w->feedback_timer.data = w;
+    uv_timer_start(&w->feedback_timer, on_feedback_timer, ROUTER_NACK_INTERVAL_MS,
+                   ROUTER_NACK_INTERVAL_MS);
     uv_timer_init(&w->loop, &w->sweep_timer);
     w->sweep_timer.data = w;
     uint64_t sweep = (uint64_t)w->cfg->consent_timeout_s * 250;

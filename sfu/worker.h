@@ -103,6 +103,8 @@ typedef struct lg_worker {
     struct consumer *consumers;
     uint32_t relay_ssrc; /* sender SSRC of the relay's own RTCP */
     uint64_t last_reports_ms;
+    uv_timer_t feedback_timer; /* uplink NACKs */
+    uint8_t rtx_scratch[1500]; /* an original restored from an RTX packet */
     uint8_t scratch[2048]; /* one packet being built for an ICE-TCP path */
     uint64_t lag_expected_ns;
     lg_counters_t counters; /* written only on this worker's thread */

@@ -128,8 +128,12 @@ static int setup_crypto(peer_t *p, char *err, size_t errlen)
     X509 *c = p->alt_cert ? p->alt_cert : p->cert;
     EVP_PKEY *k = p->alt_key ? p->alt_key : p->key;
     int rc = dtls_ctx_new(c, k, 0, &dopts, &p->dtls_ctx);
-    if (rc != 0)
+    if (rc != 0) {
         snprintf(err, errlen, "peer: DTLS client context: %s", lg_strerror(rc));
+        return rc;
+    }
+    if (p->o.full_ice && (rc = dtls_ctx_new(c, k, 1, &dopts, &p->dtls_server_ctx)) != 0)
+        snprintf(err, errlen, "peer: DTLS server context: %s", lg_strerror(rc));
     return rc;
 }
 
@@ -160,10 +164,12 @@ static int apply_defaults(peer_opts_t *o, char *err, size_t errlen)
     if (o->consent_timeout_ms == 0)
         o->consent_timeout_ms = 30000;
     if (o->audio_payload < 32 || o->audio_payload > 1000 || o->audio_level > 127 ||
-        o->video_fps > 120 || o->video_kbps > 50000 || o->no_audio + o->no_video == 2) {
+        o->video_fps > 120 || o->video_kbps > 50000 || o->no_audio + o->no_video == 2 ||
+        o->rx_loss_pct > 50) {
         snprintf(err, errlen,
-                 "peer: option out of range (audio_payload 32..1000, audio_level 0..127, "
-                 "video_fps 1..120, video_kbps 1..50000, not both no_audio and no_video)");
+                 "peer: option out of range (audio_payload 32..1000, audio_level 1..127, "
+                 "video_fps 1..120, video_kbps 1..50000, rx_loss_pct 0..50, not both no_audio "
+                 "and no_video)");
         return LG_EINVAL;
     }
     return 0;
@@ -255,12 +261,14 @@ void peer_free(peer_t *p)
         leg_close(&p->legs[i]);
     if (p->ws)
         wsc_close(p->ws, 1000);
+    for (int i = 0; i < p->nrx; i++)
+        free(p->rx[i].nack);
     dtls_ctx_free(p->dtls_ctx);
+    dtls_ctx_free(p->dtls_server_ctx);
     X509_free(p->cert);
     EVP_PKEY_free(p->key);
     X509_free(p->alt_cert);
     EVP_PKEY_free(p->alt_key);
-    media_free(p);
     free(p->token);
     free(p->ca_file);
     free(p->sdp_text);
@@ -273,7 +281,7 @@ void peer_free(peer_t *p)
 
 /* --- the loop --------------------------------------------------------------------------------- */
 
-static int64_t next_wake(const peer_t *p, int64_t deadline)
+static int64_t next_wake(peer_t *p, int64_t deadline)
 {
     int64_t t = deadline;
     for (int i = 0; i < LEG_COUNT; i++) {

@@ -19,6 +19,11 @@
  * connection up (a second ICE + DTLS + SRTP leg), so media from other participants is counted in
  * the same statistics.
  *
+ * Other servers (the bench's Janus client, bench/sys_janus.c) do their own signaling and drive
+ * the lower-level steps: peer_build_offer -> peer_set_answer -> peer_connect for publishing,
+ * peer_answer_subscribe for each offer of theirs, peer_local_address for the host candidate they
+ * want trickled, and peer_run. Against a full ICE agent set opts.full_ice.
+ *
  * Errors: 0 or a negative LG_E* code (sfu/lg_error.h); peer_last_error() names what failed, e.g.
  * "ICE: no Binding success from 127.0.0.1:40000 (udp) within 5 s", "DTLS: fingerprint mismatch:
  * ...", "signaling: publish refused: bad_sdp: ...". Codes the calls use:
@@ -71,7 +76,7 @@ typedef struct {
     unsigned video_kbps;        /* video bitrate; 500 */
     unsigned video_fps;         /* 30 */
     unsigned keyframe_interval; /* frames between key frames; 90 */
-    unsigned audio_level;       /* -dBov sent in ssrc-audio-level, 0 (loud)..127; 30 */
+    unsigned audio_level;       /* -dBov in ssrc-audio-level, 1 (loud)..127 (silent); 30 */
 
     int ice_timeout_ms;           /* ICE checks give up after; 5000 */
     int dtls_timeout_ms;          /* DTLS handshake gives up after (from ICE success); 10000 */
@@ -80,7 +85,17 @@ typedef struct {
     bool no_consent;              /* never send consent checks (see also peer_set_consent) */
 
     bool wrong_certificate; /* DTLS presents another certificate than the offer's fingerprint */
+    unsigned rx_loss_pct;   /* subscribe leg: drop this % of received video packets (0..50) */
+    bool send_nacks;        /* subscribe leg: NACK missing video packets (RFC 4585) */
     bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
+    unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
+                               it at net.core.rmem_max/wmem_max); 0: the system default */
+
+    /* The relay is a full ICE agent (Janus, libnice) rather than ICE-lite: the peer answers its
+     * connectivity checks on every leg (Binding success with XOR-MAPPED-ADDRESS, integrity with
+     * the leg's own ice-pwd), is the controlled agent on the subscribe leg the relay offers, and
+     * takes an a=setup:active answer to its publish offer (it is then the DTLS server). */
+    bool full_ice;
 } peer_opts_t;
 
 typedef enum {
@@ -102,6 +117,7 @@ typedef struct {
     uint64_t checks_ok;          /* verified Binding successes */
     uint64_t stun_errors;        /* error responses, bad integrity, unmatched transactions */
     uint64_t consent_sent;
+    uint64_t checks_answered; /* full_ice: the relay's checks answered with a Binding success */
     char relay_state[16];  /* the relay's view from `media_state` pushes: "connected", "closed" */
     char relay_detail[64]; /* its detail: the SRTP profile, or why the relay closed it */
 } peer_leg_stats_t;
@@ -128,6 +144,8 @@ typedef struct {
     uint64_t keyframes_received;
     uint64_t plis_received, firs_received, nacks_received, rembs_received, twccs_received;
     uint64_t plis_sent;
+    uint64_t rx_dropped; /* received packets dropped on purpose (rx_loss_pct) */
+    uint64_t nacks_sent; /* sequence numbers NACKed */
     uint32_t streams; /* distinct SSRCs received */
 
     /* send -> receive latency of received packets with a trailer (one machine: one clock) */
@@ -184,6 +202,9 @@ void peer_free(peer_t *p);
  * in the message), LG_EIO, LG_EEXPIRED. */
 int peer_join(peer_t *p, int timeout_ms);
 
+/* Sends `mute` for "audio" or "video" and waits for `ok`. Returns 0 or an error. */
+int peer_mute(peer_t *p, const char *kind, bool muted, int timeout_ms);
+
 /* Sends `leave`, waits for `ok` (bounded), and closes the WebSocket. Returns 0 or an error. */
 int peer_leave(peer_t *p, int timeout_ms);
 
@@ -224,6 +245,13 @@ void peer_get_stats(const peer_t *p, peer_stats_t *out);
 int peer_stream_count(const peer_t *p);
 int peer_get_stream(const peer_t *p, int index, peer_stream_stats_t *out);
 
+/* Copies up to cap latency samples (microseconds, the uniform reservoir the percentiles use) into
+ * out and returns how many; *measured (may be NULL) gets the number of packets they sample. */
+size_t peer_latency_samples(const peer_t *p, uint32_t *out, size_t cap, uint64_t *measured);
+
+/* Forgets the latency samples and maximum (the bench calls it when a measurement window opens). */
+void peer_reset_latency(peer_t *p);
+
 /* The last error message ("" if none). Owned by the peer. */
 const char *peer_last_error(const peer_t *p);
 
@@ -249,6 +277,11 @@ int peer_connect(peer_t *p, int timeout_ms);
  * ICE credentials keeps the running leg. Returns 0, LG_EMALFORMED, LG_ENOSPC. */
 int peer_answer_subscribe(peer_t *p, const char *offer, size_t len, char *out, size_t cap,
                           size_t *out_len);
+
+/* The local transport address of the publish (or subscribe) leg's socket, once the leg started
+ * (peer_set_answer, peer_answer_subscribe), as "IP PORT" for a trickled host candidate. Returns
+ * 0, LG_ESTATE (no socket yet) or LG_ENOSPC. */
+int peer_local_address(const peer_t *p, bool subscribe, char *out, size_t cap);
 
 /* --- payload trailer (pure) ------------------------------------------------------------------ */
 

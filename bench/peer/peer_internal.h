@@ -13,6 +13,7 @@
 #include "bench/peer/peer.h"
 #include "bench/peer/ws_client.h"
 #include "certs/certs.h"
+#include "media/nack_generator.h"
 #include "sfu/dtls.h"
 #include "sfu/rfc4571.h"
 #include "sfu/srtp_session.h"
@@ -62,6 +63,8 @@ typedef struct peer_leg {
     char pwd[PEER_PWD_LEN + 1];
     leg_remote_t remote;
     char username[520]; /* "remote_ufrag:local_ufrag" */
+    int controlled;     /* full_ice subscribe leg: checks carry ICE-CONTROLLED, no nomination */
+    int dtls_server;    /* the remote answered a=setup:active: this leg is the DTLS server */
     peer_transport_t transport;
     int fd;
     /* ICE-TCP: RFC 4571 stream buffers (heap, only for TCP) */
@@ -113,6 +116,7 @@ typedef struct {
     peer_stream_stats_t s;
     int have_seq;
     int64_t last_pli_ns;
+    nackgen_t *nack; /* send_nacks: video losses to ask for */
 } peer_rx_t;
 
 struct peer {
@@ -128,6 +132,7 @@ struct peer {
     EVP_PKEY *alt_key;
     char fingerprint[LG_CERTS_FINGERPRINT_MAX];
     dtls_ctx_t *dtls_ctx;
+    dtls_ctx_t *dtls_server_ctx; /* full_ice only: for legs whose answer said a=setup:active */
 
     /* signaling */
     wsc_t *ws;
@@ -210,7 +215,7 @@ void leg_init(peer_t *p, peer_leg_t *leg, leg_kind_t kind);
 int leg_start(peer_leg_t *leg, const leg_remote_t *remote);
 void leg_close(peer_leg_t *leg);
 void leg_tick(peer_leg_t *leg, int64_t now);
-int64_t leg_next_wake(const peer_leg_t *leg); /* INT64_MAX: nothing due */
+int64_t leg_next_wake(peer_leg_t *leg); /* INT64_MAX: nothing due */
 short leg_poll_events(const peer_leg_t *leg);
 void leg_on_poll(peer_leg_t *leg, short revents);
 /* Sends one packet (framed for ICE-TCP). Counts a drop when the socket is full. */
@@ -218,11 +223,21 @@ void leg_send(peer_leg_t *leg, const uint8_t *data, size_t len);
 /* Protects buf[0..len) (RTP, or RTCP when rtcp) in place and sends it. */
 void leg_send_srtp(peer_leg_t *leg, uint8_t *buf, size_t len, size_t cap, int rtcp);
 
+/* peer_ice.c: what a full ICE relay needs (peer_opts_t.full_ice) */
+/* Answers a Binding request m (already parsed) received on the leg: checks FINGERPRINT, that
+ * USERNAME is "<our ufrag>:<theirs>" and MESSAGE-INTEGRITY with our pwd, then sends a success
+ * with XOR-MAPPED-ADDRESS (the leg's remote address) or a 400/401 error. */
+void ice_answer_check(peer_leg_t *leg, const stun_msg_t *m);
+/* Builds a check as the controlled agent: USERNAME, PRIORITY, ICE-CONTROLLED, MI, FINGERPRINT. */
+int ice_build_controlled_check(const peer_leg_t *leg, const uint8_t *txid, uint32_t priority,
+                               uint8_t *buf, size_t cap, size_t *len);
+
 /* peer_media.c */
 int media_init(peer_t *p);
-void media_free(peer_t *p);
 void media_tick(peer_t *p, int64_t now);
 int64_t media_next_wake(const peer_t *p);
+/* rx_loss_pct: 1 if this inbound SRTP packet is to be dropped as simulated loss. */
+int media_drop_inbound(peer_t *p, const peer_leg_t *leg, const uint8_t *buf, size_t len);
 void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len);
 void media_on_rtcp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len);
 void media_latency_summary(const peer_t *p, peer_stats_t *out);

@@ -158,7 +158,10 @@ static void send_check(peer_leg_t *leg, const uint8_t *txid, int nominate)
         .key = (const uint8_t *)leg->remote.pwd,
         .keylen = strlen(leg->remote.pwd),
     };
-    if (stun_build_binding_request(buf, sizeof buf, &req, &len) != 0)
+    int rc = leg->controlled
+                 ? ice_build_controlled_check(leg, txid, PEER_PRFLX_PRIORITY, buf, sizeof buf, &len)
+                 : stun_build_binding_request(buf, sizeof buf, &req, &len);
+    if (rc != 0)
         return;
     leg->st.checks_sent++;
     leg_send(leg, buf, len);
@@ -189,9 +192,14 @@ static void on_stun(peer_leg_t *leg, const uint8_t *buf, size_t len)
     int is_check = memcmp(m.txid, leg->check_txid, STUN_TXID_SIZE) == 0;
     int is_consent = leg->consent_pending && memcmp(m.txid, leg->consent_txid, STUN_TXID_SIZE) == 0;
     if (m.cls == STUN_CLASS_REQUEST) {
-        leg->st.stun_errors++; /* an ICE-lite relay never checks us */
+        if (leg->peer->o.full_ice)
+            ice_answer_check(leg, &m);
+        else
+            leg->st.stun_errors++; /* an ICE-lite relay never checks us */
         return;
     }
+    if (m.cls == STUN_CLASS_INDICATION && leg->peer->o.full_ice)
+        return; /* keepalives of a full agent (RFC 8445 11) */
     const uint8_t *key = (const uint8_t *)leg->remote.pwd;
     if ((!is_check && !is_consent) || stun_check_fingerprint(&m) != 0 ||
         stun_check_integrity(&m, key, strlen(leg->remote.pwd)) != 0) {
@@ -239,8 +247,11 @@ static void dtls_connected(void *ctx, const dtls_srtp_keys_t *keys)
 
 static void start_dtls(peer_leg_t *leg, int64_t now)
 {
+    if (leg->dtls_started)
+        return; /* a DTLS server leg started on the relay's first ClientHello */
     dtls_callbacks_t cb = {dtls_out, dtls_connected, NULL, leg};
-    int rc = dtls_session_init(&leg->dtls, leg->peer->dtls_ctx, &cb);
+    dtls_ctx_t *ctx = leg->dtls_server ? leg->peer->dtls_server_ctx : leg->peer->dtls_ctx;
+    int rc = dtls_session_init(&leg->dtls, ctx, &cb);
     if (rc == 0)
         rc = dtls_set_remote_fingerprint(&leg->dtls, leg->remote.fingerprint);
     if (rc != 0) {
@@ -287,6 +298,8 @@ static void check_dtls(peer_leg_t *leg)
 
 static void on_dtls(peer_leg_t *leg, const uint8_t *buf, size_t len)
 {
+    if (!leg->dtls_started && leg->dtls_server && leg->active && !leg->peer->fatal)
+        start_dtls(leg, peer_now_ns()); /* the client's ICE may finish before ours */
     if (!leg->dtls_started)
         return;                      /* nothing may arrive before our ClientHello */
     dtls_feed(&leg->dtls, buf, len); /* refused datagrams change nothing; the state tells */
@@ -313,6 +326,8 @@ static void on_packet(peer_leg_t *leg, uint8_t *buf, size_t len)
     if (!leg->srtp_ready)
         return;
     int rtcp = lg_demux_is_rtcp(buf, len);
+    if (!rtcp && media_drop_inbound(p, leg, buf, len))
+        return; /* simulated network loss, before decryption as on a real network */
     int rc = rtcp ? srtp_session_unprotect_rtcp(&leg->srtp, buf, &len)
                   : srtp_session_unprotect_rtp(&leg->srtp, buf, &len);
     if (rc != 0) {
@@ -462,7 +477,7 @@ void leg_tick(peer_leg_t *leg, int64_t now)
     tick_consent(leg, now);
 }
 
-int64_t leg_next_wake(const peer_leg_t *leg)
+int64_t leg_next_wake(peer_leg_t *leg)
 {
     if (!leg->active || leg->closed)
         return INT64_MAX;
@@ -474,7 +489,7 @@ int64_t leg_next_wake(const peer_leg_t *leg)
         return INT64_MAX;
     int64_t t = leg->peer->consent ? leg->next_consent : INT64_MAX;
     if (leg->dtls_started && !leg->srtp_ready) {
-        int64_t ms = dtls_next_timeout_ms((dtls_session_t *)&leg->dtls);
+        int64_t ms = dtls_next_timeout_ms(&leg->dtls);
         int64_t d = ms < 0 ? leg->dtls_deadline : peer_now_ns() + ms * NS_PER_MS;
         if (d > leg->dtls_deadline)
             d = leg->dtls_deadline;
@@ -495,6 +510,11 @@ static int open_socket(peer_leg_t *leg)
         return leg_failed(leg, LG_EIO, "peer: socket for %s: %s", leg->remote.addr_str,
                           strerror(errno));
     leg->fd = fd;
+    int bufsz = (int)leg->peer->o.socket_buffer;
+    if (bufsz > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+    }
     if (tcp) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -520,6 +540,7 @@ int leg_start(peer_leg_t *leg, const leg_remote_t *remote)
     leg->remote = *remote;
     leg->transport = p->o.transport;
     snprintf(leg->username, sizeof leg->username, "%s:%s", remote->ufrag, leg->ufrag);
+    leg->controlled = p->o.full_ice && leg->kind == LEG_SUBSCRIBE; /* the relay offered */
     int64_t now = peer_now_ns();
     leg->ice = PEER_ICE_CHECKING;
     leg->ice_deadline = now + (int64_t)p->o.ice_timeout_ms * NS_PER_MS;

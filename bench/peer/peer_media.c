@@ -101,11 +101,6 @@ int media_init(peer_t *p)
     return 0;
 }
 
-void media_free(peer_t *p)
-{
-    (void)p; /* every buffer belongs to peer_t */
-}
-
 /* --- building RTP ----------------------------------------------------------------------------- */
 
 /* RFC 8285 one-byte header extension block. */
@@ -431,6 +426,38 @@ static void check_keyframe(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_
     }
 }
 
+int media_drop_inbound(peer_t *p, const peer_leg_t *leg, const uint8_t *buf, size_t len)
+{
+    /* the RTP header (payload type included) is not encrypted by SRTP */
+    if (leg->kind != LEG_SUBSCRIBE || !p->o.rx_loss_pct || len < 2 || !leg->vp8_pt[buf[1] & 127])
+        return 0;
+    if ((unsigned)(rand() % 100) >= p->o.rx_loss_pct)
+        return 0;
+    p->st.rx_dropped++;
+    return 1;
+}
+
+/* send_nacks: records the packet and NACKs whatever is due (retries included). */
+static void nack_losses(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_packet_t *pkt,
+                        int64_t now)
+{
+    uint64_t now_ms = (uint64_t)(now / 1000000);
+    if (!rx->nack && (rx->nack = malloc(sizeof *rx->nack)) != NULL)
+        nackgen_init(rx->nack, NULL);
+    if (!rx->nack)
+        return;
+    nackgen_on_packet(rx->nack, pkt->seq, false, now_ms);
+    uint16_t seqs[32];
+    bool keyframe;
+    size_t n = nackgen_collect(rx->nack, now_ms, seqs, 32, &keyframe);
+    rtcp_writer_t w;
+    rtcp_writer_init(&w, p->txbuf, PEER_TX_MAX);
+    if (n && rtcp_write_nack(&w, leg->rtcp_ssrc, pkt->ssrc, seqs, n) == 0) {
+        p->st.nacks_sent += n;
+        send_rtcp(p, leg, &w);
+    }
+}
+
 void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
 {
     rtp_packet_t pkt;
@@ -439,6 +466,7 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
         return;
     }
     int64_t now = peer_now_ns();
+    bool video = leg->vp8_pt[pkt.payload_type & 127];
     p->st.packets_received++;
     p->st.bytes_received += len;
     peer_rx_t *rx = find_stream(p, pkt.ssrc, leg, pkt.payload_type);
@@ -457,6 +485,8 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
     else
         rx->s.foreign++;
     check_keyframe(p, leg, rx, &pkt, now);
+    if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
+        nack_losses(p, leg, rx, &pkt, now);
 }
 
 static void on_feedback(peer_t *p, const rtcp_packet_t *pkt)
@@ -521,4 +551,21 @@ void media_latency_summary(const peer_t *p, peer_stats_t *out)
     out->latency_p95_us = percentile(s, p->lat_n, 95);
     out->latency_p99_us = percentile(s, p->lat_n, 99);
     free(s);
+}
+
+size_t peer_latency_samples(const peer_t *p, uint32_t *out, size_t cap, uint64_t *measured)
+{
+    size_t n = p->lat_n < cap ? p->lat_n : cap;
+    if (n)
+        memcpy(out, p->lat, n * sizeof *out);
+    if (measured)
+        *measured = p->st.latency_samples;
+    return n;
+}
+
+void peer_reset_latency(peer_t *p)
+{
+    p->lat_n = 0;
+    p->lat_max = 0;
+    p->st.latency_samples = 0;
 }

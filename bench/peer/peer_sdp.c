@@ -332,11 +332,13 @@ int peer_set_answer(peer_t *p, const char *sdp, size_t len)
     int rc = parse_remote_sdp(p, "SDP answer", sdp, len, s);
     if (rc == 0) {
         const sdp_media_t *m = transport_section(s);
-        if (m && m->setup != SDP_SETUP_PASSIVE)
+        int server = m && p->o.full_ice && m->setup == SDP_SETUP_ACTIVE;
+        if (m && m->setup != SDP_SETUP_PASSIVE && !server)
             rc = peer_fail(p, LG_EMALFORMED,
                            "SDP answer: a=setup:%s; this peer is only a DTLS client (passive "
-                           "expected)",
-                           sdp_setup_str(m->setup));
+                           "expected%s)",
+                           sdp_setup_str(m->setup), p->o.full_ice ? " or active" : "");
+        p->legs[LEG_PUBLISH].dtls_server = server;
     }
     if (rc == 0)
         rc = sdp_read_remote(p, s, &r);

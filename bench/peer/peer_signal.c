@@ -340,6 +340,19 @@ int sig_wait_publish(peer_t *p, int64_t deadline)
     return wait_request(p, deadline, 0, "publish");
 }
 
+int peer_mute(peer_t *p, const char *kind, bool muted, int timeout_ms)
+{
+    if (!p || !kind)
+        return LG_EINVAL;
+    if (p->sig != SIG_JOINED)
+        return peer_fail(p, LG_ESTATE, "peer: mute before joining");
+    req_begin(p, "mute");
+    int rc = send_obj(p, json_pack("{s:s, s:s, s:s, s:b}", "type", "mute", "id", p->req_id, "kind",
+                                   kind, "muted", (int)muted));
+    return rc != 0 ? rc
+                   : wait_request(p, peer_now_ns() + (int64_t)timeout_ms * NS_PER_MS, 0, "mute");
+}
+
 int peer_leave(peer_t *p, int timeout_ms)
 {
     if (!p)

@@ -27,11 +27,14 @@ static void run_thread(void *arg)
     a->rc = peer_run(a->peer, a->run_ms);
 }
 
-/* Joins; only peers that call peer_publish send anything. */
-static peer_t *make_peer(const char *room, const char *name)
+/* Joins; only peers that call peer_publish send anything. loss > 0: the peer drops that share of
+ * the video it receives and NACKs what is missing. */
+static peer_t *make_peer_lossy(const char *room, const char *name, unsigned loss)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
+    o.rx_loss_pct = loss;
+    o.send_nacks = loss > 0;
     o.host = "127.0.0.1";
     o.port = rf_cfg.listen_port;
     o.token = relay_fixture_token(room, name, AUTH_ROLE_PARTICIPANT, 600);
@@ -43,6 +46,11 @@ static peer_t *make_peer(const char *room, const char *name)
     if (peer_join(p, 5000) != 0)
         fail_msg("join: %s", peer_last_error(p));
     return p;
+}
+
+static peer_t *make_peer(const char *room, const char *name)
+{
+    return make_peer_lossy(room, name, 0);
 }
 
 /* The subscriber's stream from `sender`, of a kind. */
@@ -113,9 +121,77 @@ static void test_fan_out(void **state)
         assert_int_equal(ss.subscribe.profile, DTLS_SRTP_AEAD_AES_128_GCM);
         assert_true(ss.rtcp_received >= 2); /* sender reports on the subscribe leg */
     }
-    /* Mute: the publisher's audio stops reaching the others; video goes on. */
     for (int i = 0; i < NSUBS; i++)
         peer_free(subs[i]);
+    peer_free(pub);
+}
+
+/* Counters of worker 0, as /metrics would show them (read through the control thread's cache). */
+static lg_counters_t worker_counters(void)
+{
+    usleep(300000); /* two stats refreshes */
+    return rf_relay.worker_stats[0];
+}
+
+/* Loss on one subscriber's leg is repaired from the relay's retransmission buffer. */
+static void test_nack_repair(void **state)
+{
+    peer_t *lossy = make_peer_lossy("nack", "lossy", 10);
+    peer_t *clean = make_peer("nack", "clean");
+    peer_t *pub = make_peer("nack", "pub");
+    peer_set_sending(pub, false);
+    assert_int_equal(peer_publish(pub, 10000), 0);
+    assert_int_equal(peer_wait_subscribed(lossy, 10000), 0);
+    assert_int_equal(peer_wait_subscribed(clean, 10000), 0);
+    usleep(200000);
+    peer_set_sending(pub, true);
+    peer_t *subs[2] = {lossy, clean};
+    run_all(pub, subs, 2, 3000, 4000);
+    peer_stats_t ps, ls;
+    peer_get_stats(pub, &ps);
+    peer_get_stats(lossy, &ls);
+    peer_stream_stats_t v;
+    assert_true(find_stream(lossy, peer_sender_id(pub), PEER_STREAM_VIDEO, &v));
+    assert_true(ls.rx_dropped >= 10); /* loss really happened */
+    /* every dropped packet was NACKed and came back (late); only a loss in the very last
+     * packets cannot be noticed, as no later packet reveals it */
+    /* every drop noticed was NACKed and resent (a resend that is dropped again is NACKed
+     * again); only a loss among the very last packets stays unnoticed: no later packet shows it */
+    assert_true(v.late > 0);
+    assert_true(ls.nacks_sent + 1 >= ls.rx_dropped);
+    assert_true(v.packets >= ps.video_packets_sent - 1);
+    assert_true(find_stream(clean, peer_sender_id(pub), PEER_STREAM_VIDEO, &v));
+    assert_int_equal(v.packets, ps.video_packets_sent);
+    assert_int_equal(v.late, 0); /* the clean subscriber got no duplicates */
+    lg_counters_t c = worker_counters();
+    assert_true(c.retransmitted + 1 >= ls.rx_dropped);
+    assert_true(c.nacks_received >= c.retransmitted);
+    peer_free(lossy);
+    peer_free(clean);
+    peer_free(pub);
+}
+
+/* Mute stops forwarding that track only; unmute resumes it. */
+static void test_mute(void **state)
+{
+    peer_t *sub = make_peer("mute", "sub");
+    peer_t *pub = make_peer("mute", "pub");
+    assert_int_equal(peer_publish(pub, 10000), 0);
+    assert_int_equal(peer_wait_subscribed(sub, 10000), 0);
+    peer_t *subs[1] = {sub};
+    run_all(pub, subs, 1, 1000, 1200);
+    peer_stream_stats_t a0, v0, a1, v1;
+    assert_true(find_stream(sub, peer_sender_id(pub), PEER_STREAM_AUDIO, &a0));
+    assert_int_equal(peer_mute(pub, "audio", true, 5000), 0);
+    assert_int_equal(peer_run(sub, 300), 0); /* drain what was in flight before the mute */
+    assert_true(find_stream(sub, peer_sender_id(pub), PEER_STREAM_AUDIO, &a0));
+    assert_true(find_stream(sub, peer_sender_id(pub), PEER_STREAM_VIDEO, &v0));
+    run_all(pub, subs, 1, 1000, 1200);
+    assert_true(find_stream(sub, peer_sender_id(pub), PEER_STREAM_AUDIO, &a1));
+    assert_true(find_stream(sub, peer_sender_id(pub), PEER_STREAM_VIDEO, &v1));
+    assert_int_equal(a1.packets, a0.packets); /* muted: nothing forwarded */
+    assert_true(v1.packets > v0.packets + 20);
+    peer_free(sub);
     peer_free(pub);
 }
 
@@ -134,6 +210,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_nack_repair),
+        cmocka_unit_test(test_mute),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

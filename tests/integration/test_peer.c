@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -27,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "bench/peer/peer.h"
+#include "bench/peer/ws_client.h"
 #include "certs/certs.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
@@ -1299,6 +1301,176 @@ static void test_relay_peers_in_threads(void **state)
     assert_int_equal(metric(M_AUTH_FAIL) - bad0, 0);
 }
 
+/* A moderator speaking raw protocol over ws_client, to drive the peer's lobby and kick paths. */
+static wsc_t *moderator(const char *room, char *id_out, size_t id_cap)
+{
+    char err[256];
+    wsc_t *c = wsc_connect("127.0.0.1", g_cfg.listen_port, "/ws", NULL, 5000, err, sizeof err);
+    if (!c)
+        fail_msg("moderator connect: %s", err);
+    char msg[AUTH_TOKEN_MAX + 128];
+    snprintf(msg, sizeof msg, "{\"type\":\"join\",\"id\":\"m\",\"token\":\"%s\"}",
+             mint(room, "moderator", AUTH_ROLE_MODERATOR));
+    assert_int_equal(wsc_send_text(c, msg, strlen(msg)), 0);
+    for (int i = 0; i < 10; i++) {
+        char *text;
+        size_t len;
+        assert_int_equal(wsc_recv(c, &text, &len, 5000), 0);
+        json_t *j = json_loadb(text, len, 0, NULL);
+        const char *type = json_string_value(json_object_get(j, "type"));
+        int joined = type && strcmp(type, "joined") == 0;
+        if (joined && id_out)
+            snprintf(id_out, id_cap, "%s", json_string_value(json_object_get(j, "participant_id")));
+        json_decref(j);
+        if (joined)
+            return c;
+    }
+    fail_msg("moderator not joined");
+    return NULL;
+}
+
+static void mod_send(wsc_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void mod_send(wsc_t *c, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    assert_int_equal(wsc_send_text(c, msg, (size_t)n), 0);
+}
+
+/* Reads the moderator's messages until one of `type` arrives (bounded); returns it. */
+static json_t *mod_expect(wsc_t *c, const char *type)
+{
+    for (int i = 0; i < 20; i++) {
+        char *text;
+        size_t len;
+        assert_int_equal(wsc_recv(c, &text, &len, 5000), 0);
+        json_t *j = json_loadb(text, len, 0, NULL);
+        const char *t = json_string_value(json_object_get(j, "type"));
+        if (t && strcmp(t, type) == 0)
+            return j;
+        json_decref(j);
+    }
+    fail_msg("moderator got no '%s'", type);
+    return NULL;
+}
+
+static void test_relay_bad_token(void **state)
+{
+    char err[256];
+    peer_opts_t o = {.port = g_cfg.listen_port, .token = "not.a.jwt"};
+    peer_t *p = peer_new(&o, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(peer_join(p, 5000), LG_EPERM);
+    assert_non_null(strstr(peer_last_error(p), "join refused: bad_token"));
+    peer_free(p);
+}
+
+static void test_relay_lobby_then_kick(void **state)
+{
+    wsc_t *mod = moderator("peer-lobby", NULL, 0);
+    mod_send(mod, "{\"type\":\"set_lobby\",\"id\":\"l\",\"enabled\":true}");
+    json_decref(mod_expect(mod, "ok"));
+    char err[256];
+    peer_opts_t o = {.port = g_cfg.listen_port, .consent_interval_ms = 500};
+    o.token = mint("peer-lobby", "dana", AUTH_ROLE_PARTICIPANT);
+    peer_t *p = peer_new(&o, err, sizeof err);
+    assert_non_null(p);
+    assert_int_equal(peer_join(p, 5000), PEER_LOBBY);
+    /* still waiting: a short join times out without failing the peer */
+    assert_int_equal(peer_join(p, 200), LG_EEXPIRED);
+    peer_stats_t st;
+    peer_get_stats(p, &st);
+    assert_true(st.participant_id[0] == '\0');
+    /* the moderator learns who waits from lobby_update and admits them */
+    json_t *j = mod_expect(mod, "lobby_update");
+    json_t *w = json_array_get(json_object_get(j, "waiting"), 0);
+    char who[80];
+    snprintf(who, sizeof who, "%s", json_string_value(json_object_get(w, "participant_id")));
+    json_decref(j);
+    mod_send(mod, "{\"type\":\"admit\",\"id\":\"a\",\"participant_id\":\"%s\"}", who);
+    if (peer_join(p, 5000) != 0)
+        fail_msg("admitted join: %s", peer_last_error(p));
+    peer_get_stats(p, &st);
+    assert_string_equal(st.participant_id, who);
+    /* kicked: the peer's loop stops with the reason */
+    mod_send(mod, "{\"type\":\"kick\",\"id\":\"k\",\"participant_id\":\"%s\"}", who);
+    assert_int_equal(peer_run(p, 5000), LG_EPERM);
+    assert_non_null(strstr(peer_last_error(p), "kicked"));
+    peer_get_stats(p, &st);
+    assert_string_equal(st.closed_by, "kicked");
+    peer_free(p);
+    wsc_close(mod, 1000);
+}
+
+typedef struct {
+    peer_t *p;
+    int ms;
+    int rc;
+} run_job_t;
+
+static void *run_job(void *arg)
+{
+    run_job_t *job = arg;
+    job->rc = peer_run(job->p, job->ms);
+    return NULL;
+}
+
+/* Alice publishes; Bob joins, answers the relay's subscribe offer and receives her media through
+ * the relay. Skipped while the relay build sends no subscribe offers. */
+static void test_relay_subscribe(void **state)
+{
+    peer_opts_t oa = {.keyframe_interval = 30};
+    peer_t *a = relay_peer(&oa, "peer-sub", "alice");
+    relay_publish(a, 0);
+    run_job_t job = {a, 7000, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_job, &job), 0);
+    peer_opts_t ob = {0};
+    peer_t *b = relay_peer(&ob, "peer-sub", "bob");
+    int rc = peer_wait_subscribed(b, 5000);
+    peer_stats_t st;
+    peer_get_stats(b, &st);
+    if (rc == LG_EEXPIRED && st.subscribe_offers == 0) {
+        pthread_join(th, NULL);
+        peer_free(a);
+        peer_free(b);
+        skip();
+    }
+    if (rc != 0)
+        fail_msg("subscribe: %s", peer_last_error(b));
+    assert_int_equal(peer_run(b, 2000), 0);
+    pthread_join(th, NULL);
+    if (job.rc != 0)
+        fail_msg("alice: %s", peer_last_error(a));
+    peer_get_stats(b, &st);
+    assert_int_equal(st.subscribe.profile, DTLS_SRTP_AEAD_AES_128_GCM);
+    assert_int_equal(st.srtp_failures, 0);
+    assert_true(st.packets_received >= 80); /* 2 s of 50 audio packets/s plus video */
+    assert_true(st.latency_samples >= 80);
+    int audio = 0, video = 0;
+    for (int i = 0; i < peer_stream_count(b); i++) {
+        peer_stream_stats_t ss;
+        assert_int_equal(peer_get_stream(b, i, &ss), 0);
+        assert_int_equal(ss.subscribe_leg, 1);
+        if (ss.sender_id != peer_sender_id(a) || ss.packets < 20)
+            continue;
+        audio += ss.kind == PEER_STREAM_AUDIO;
+        video += ss.kind == PEER_STREAM_VIDEO;
+        assert_true(ss.gaps <= ss.packets / 20);
+    }
+    assert_int_equal(audio, 1);
+    assert_int_equal(video, 1);
+    print_message("bob: %llu packets, %llu key frames, latency p50 %u us p99 %u us\n",
+                  (unsigned long long)st.packets_received,
+                  (unsigned long long)st.keyframes_received, st.latency_p50_us, st.latency_p99_us);
+    peer_free(b);
+    peer_free(a);
+}
+
 static void test_relay_wrong_certificate(void **state)
 {
     peer_opts_t o = {.wrong_certificate = true};
@@ -1368,8 +1540,11 @@ int main(void)
         cmocka_unit_test(test_relay_publish_tcp),
         cmocka_unit_test(test_relay_publish_ipv6),
         cmocka_unit_test(test_relay_peers_in_threads),
+        cmocka_unit_test(test_relay_subscribe),
         cmocka_unit_test(test_relay_wrong_certificate),
         cmocka_unit_test(test_relay_consent_timeout),
+        cmocka_unit_test(test_relay_bad_token),
+        cmocka_unit_test(test_relay_lobby_then_kick),
     };
     int failed = cmocka_run_group_tests_name("peer", isolated, NULL, NULL);
     failed += cmocka_run_group_tests_name("peer_relay", relay, start_relay, stop_relay);

@@ -1,0 +1,197 @@
+/* Unit tests for simulcast layer selection: estimate and preference drive the target, key frames
+ * make the switch, VP8 temporal layers are filtered. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "media/layer_selector.h"
+#include "media/rtp.h"
+#include "media/vp8.h"
+#include "sfu/lg_error.h"
+#include "tests/unit/hex_lines.h"
+
+/* Three layers as browsers send them: 320x180, 640x360, 1280x720. */
+static void three_layers(layersel_t *s)
+{
+    assert_int_equal(layersel_init(s, 3, NULL), 0);
+    assert_int_equal(layersel_set_layer(s, 0, true, 150000, 180), 0);
+    assert_int_equal(layersel_set_layer(s, 1, true, 500000, 360), 0);
+    assert_int_equal(layersel_set_layer(s, 2, true, 1500000, 720), 0);
+}
+
+/* Brings the selector to forward `layer` (target picked by estimate, then its key frame). */
+static void settle(layersel_t *s, uint64_t estimate, int layer, uint64_t now)
+{
+    layersel_update(s, estimate, now);
+    assert_int_equal(layersel_target(s), layer);
+    assert_int_equal(layersel_on_packet(s, (uint8_t)layer, true), LAYERSEL_SWITCHED);
+    assert_int_equal(layersel_current(s), layer);
+}
+
+static void test_initial_pick_waits_for_keyframe(void **state)
+{
+    (void)state;
+    layersel_t s;
+    three_layers(&s);
+    assert_int_equal(layersel_current(&s), LAYERSEL_NONE);
+    unsigned f = layersel_update(&s, 2000000, 0);
+    assert_int_equal(f, LAYERSEL_CHANGED | LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_target(&s), 2);
+    /* Nothing is forwarded until layer 2's key frame. */
+    assert_int_equal(layersel_on_packet(&s, 2, false), LAYERSEL_DROP);
+    assert_int_equal(layersel_on_packet(&s, 0, true), LAYERSEL_DROP);
+    assert_int_equal(layersel_on_packet(&s, 2, true), LAYERSEL_SWITCHED);
+    assert_int_equal(layersel_on_packet(&s, 2, false), LAYERSEL_FORWARD);
+    assert_int_equal(layersel_on_packet(&s, 1, false), LAYERSEL_DROP);
+    assert_int_equal(layersel_update(&s, 2000000, 10), 0);
+}
+
+static void test_falling_estimate_moves_down_at_keyframe(void **state)
+{
+    (void)state;
+    layersel_t s;
+    three_layers(&s);
+    settle(&s, 2000000, 2, 0);
+    /* Still enough for the current layer (no margin needed to stay). */
+    assert_int_equal(layersel_update(&s, 1500000, 100), 0);
+    unsigned f = layersel_update(&s, 700000, 200);
+    assert_int_equal(f, LAYERSEL_CHANGED | LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_target(&s), 1);
+    /* Layer 2 keeps flowing until layer 1's key frame arrives. */
+    assert_int_equal(layersel_on_packet(&s, 2, false), LAYERSEL_FORWARD);
+    assert_int_equal(layersel_on_packet(&s, 1, false), LAYERSEL_DROP);
+    assert_int_equal(layersel_on_packet(&s, 2, true), LAYERSEL_FORWARD);
+    assert_int_equal(layersel_current(&s), 2);
+    /* The request is repeated while the key frame is awaited, not on every update. */
+    assert_int_equal(layersel_update(&s, 700000, 500), 0);
+    assert_int_equal(layersel_update(&s, 700000, 1200), LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_on_packet(&s, 1, true), LAYERSEL_SWITCHED);
+    assert_int_equal(layersel_on_packet(&s, 2, false), LAYERSEL_DROP);
+    assert_int_equal(layersel_on_packet(&s, 1, false), LAYERSEL_FORWARD);
+    /* Below every layer: the lowest is still forwarded. */
+    layersel_update(&s, 50000, 1300);
+    assert_int_equal(layersel_target(&s), 0);
+}
+
+static void test_rising_estimate_moves_up_with_margin(void **state)
+{
+    (void)state;
+    layersel_t s;
+    three_layers(&s);
+    settle(&s, 300000, 0, 0);
+    /* 550 kbps fits 500 kbps but not with the 1.2 margin an upward move needs. */
+    assert_int_equal(layersel_update(&s, 550000, 100), 0);
+    assert_int_equal(layersel_target(&s), 0);
+    assert_int_equal(layersel_update(&s, 600000, 200), LAYERSEL_CHANGED | LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_target(&s), 1);
+    assert_int_equal(layersel_on_packet(&s, 1, true), LAYERSEL_SWITCHED);
+    /* Straight to the top when the estimate allows it. */
+    layersel_update(&s, 5000000, 300);
+    assert_int_equal(layersel_target(&s), 2);
+    /* The target falling back to the current layer before the key frame cancels the move. */
+    assert_int_equal(layersel_update(&s, 550000, 400), LAYERSEL_CHANGED);
+    assert_int_equal(layersel_on_packet(&s, 2, true), LAYERSEL_DROP);
+    assert_int_equal(layersel_current(&s), 1);
+}
+
+static void test_preference_caps(void **state)
+{
+    (void)state;
+    layersel_t s;
+    three_layers(&s);
+    layersel_set_preference(&s, 1, 0);
+    layersel_update(&s, 10000000, 0);
+    assert_int_equal(layersel_target(&s), 1);
+    layersel_set_preference(&s, 2, 360); /* by height */
+    layersel_update(&s, 10000000, 0);
+    assert_int_equal(layersel_target(&s), 1);
+    layersel_set_preference(&s, 0, 0);
+    layersel_update(&s, 10000000, 0);
+    assert_int_equal(layersel_target(&s), 0);
+    layersel_set_preference(&s, 9, 0); /* clamped to the top layer */
+    layersel_update(&s, 10000000, 0);
+    assert_int_equal(layersel_target(&s), 2);
+}
+
+static void test_inactive_and_unknown_layers(void **state)
+{
+    (void)state;
+    layersel_t s;
+    three_layers(&s);
+    settle(&s, 10000000, 2, 0);
+    /* The publisher pauses the top layer (e.g. its own uplink is short). */
+    layersel_set_layer(&s, 2, false, 0, 720);
+    assert_int_equal(layersel_update(&s, 10000000, 10), LAYERSEL_CHANGED | LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_target(&s), 1);
+    /* No bitrate measured yet for layer 1: only the fallback choice. */
+    layersel_set_layer(&s, 1, true, 0, 360);
+    layersel_update(&s, 10000000, 20);
+    assert_int_equal(layersel_target(&s), 0);
+    /* Nothing active at all. */
+    layersel_set_layer(&s, 0, false, 0, 0);
+    layersel_set_layer(&s, 1, false, 0, 0);
+    assert_int_equal(layersel_update(&s, 10000000, 30), LAYERSEL_CHANGED);
+    assert_int_equal(layersel_target(&s), LAYERSEL_NONE);
+    assert_int_equal(layersel_on_packet(&s, 0, true), LAYERSEL_DROP);
+    /* Arguments. */
+    assert_int_equal(layersel_init(&s, 0, NULL), LG_EINVAL);
+    assert_int_equal(layersel_init(&s, LAYERSEL_MAX_LAYERS + 1, NULL), LG_EINVAL);
+    assert_int_equal(layersel_init(&s, 2, NULL), 0);
+    assert_int_equal(layersel_set_layer(&s, 2, true, 1, 1), LG_EINVAL);
+    assert_int_equal(layersel_on_packet(&s, 7, true), LAYERSEL_DROP);
+}
+
+static void test_temporal_filter(void **state)
+{
+    (void)state;
+    vp8_desc_t d = {0};
+    assert_true(layersel_temporal_forward(&d, 0)); /* no TID: nothing to filter */
+    d.has_tid = true;
+    d.tid = 0;
+    assert_true(layersel_temporal_forward(&d, 0));
+    d.tid = 1;
+    assert_false(layersel_temporal_forward(&d, 0));
+    assert_true(layersel_temporal_forward(&d, 1));
+    d.tid = 2;
+    assert_false(layersel_temporal_forward(&d, 1));
+    assert_true(layersel_temporal_forward(&d, 2));
+
+    /* On real simulcast packets (Chromium sends TIDs 0-2 per layer): dropping TID 2 keeps the
+     * base layers and drops some, never every packet. */
+    hex_lines_t h;
+    int n = hex_lines_load("tests/fixtures/rtp/chromium-156-vp8-simulcast.hex", &h);
+    assert_true(n > 0);
+    int with_tid = 0, kept = 0;
+    for (size_t i = 0; i < h.n; i++) {
+        rtp_packet_t pkt;
+        vp8_desc_t v;
+        if (rtp_parse(h.pkt[i], h.len[i], &pkt) != 0 ||
+            vp8_parse(pkt.payload, pkt.payload_len, &v) != 0 || !v.has_tid)
+            continue;
+        with_tid++;
+        bool fwd = layersel_temporal_forward(&v, 1);
+        assert_int_equal(fwd, v.tid <= 1);
+        kept += fwd;
+        if (v.keyframe)
+            assert_true(fwd); /* key frames are on the base temporal layer */
+    }
+    hex_lines_free(&h);
+    assert_true(with_tid > 0);
+    assert_true(kept > 0);
+    assert_true(kept < with_tid);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_initial_pick_waits_for_keyframe),
+        cmocka_unit_test(test_falling_estimate_moves_down_at_keyframe),
+        cmocka_unit_test(test_rising_estimate_moves_up_with_margin),
+        cmocka_unit_test(test_preference_caps),
+        cmocka_unit_test(test_inactive_and_unknown_layers),
+        cmocka_unit_test(test_temporal_filter),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
