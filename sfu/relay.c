@@ -31,9 +31,18 @@ static void on_worker_transport(void *ctx, lg_msg_t *m)
     free(m);
 }
 
+static void on_worker_speaker(void *ctx, lg_msg_t *m)
+{
+    lg_relay_t *r = ctx;
+    worker_speaker_msg_t *s = (worker_speaker_msg_t *)m;
+    signaling_on_active_speaker(&r->signaling, s->room, s->participant);
+    free(m);
+}
+
 static const lg_mq_handler_fn CONTROL_HANDLERS[CONTROL_MSG_COUNT] = {
     [CONTROL_MSG_STATS] = on_worker_stats,
     [CONTROL_MSG_TRANSPORT] = on_worker_transport,
+    [CONTROL_MSG_ACTIVE_SPEAKER] = on_worker_speaker,
 };
 
 static void on_stats_timer(uv_timer_t *t)

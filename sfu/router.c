@@ -7,6 +7,7 @@
 #include "sfu/lg_error.h"
 #include "sfu/worker.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,65 @@ static void request_keyframe(producer_t *p, int layer)
     transport_send_rtcp(p->t, buf, wr.len, sizeof buf);
 }
 
+/* Participant ids are "p" + hex (signaling/rooms.c): the number is the speaker id. */
+static uint32_t speaker_id(const char *participant)
+{
+    return participant[0] == 'p' ? (uint32_t)strtoull(participant + 1, NULL, 16) : 0;
+}
+
+static void join_audio_room(lg_worker_t *w, producer_t *p)
+{
+    room_audio_t *ra = w->audio_rooms;
+    while (ra && strcmp(ra->room, p->t->p.room) != 0)
+        ra = ra->next;
+    if (!ra) {
+        if (!(ra = calloc(1, sizeof *ra)))
+            return;
+        snprintf(ra->room, sizeof ra->room, "%s", p->t->p.room);
+        speaker_init(&ra->speakers, NULL);
+        ra->next = w->audio_rooms;
+        w->audio_rooms = ra;
+    }
+    int slot = speaker_add(&ra->speakers, speaker_id(p->t->p.participant));
+    if (slot < 0)
+        return;
+    p->speaker_slot = slot;
+    p->audio_room = ra;
+    ra->producers++;
+}
+
+static void leave_audio_room(lg_worker_t *w, producer_t *p)
+{
+    room_audio_t *ra = p->audio_room;
+    if (!ra)
+        return;
+    speaker_remove(&ra->speakers, p->speaker_slot);
+    p->audio_room = NULL;
+    if (--ra->producers > 0)
+        return;
+    for (room_audio_t **pp = &w->audio_rooms; *pp; pp = &(*pp)->next)
+        if (*pp == ra) {
+            *pp = ra->next;
+            break;
+        }
+    free(ra);
+}
+
+void router_update_speakers(struct lg_worker *w, uint64_t now_ms)
+{
+    for (room_audio_t *ra = w->audio_rooms; ra; ra = ra->next) {
+        uint32_t dominant;
+        if (!speaker_update(&ra->speakers, now_ms, &dominant) || dominant == SPEAKER_NONE)
+            continue;
+        worker_speaker_msg_t *m = lg_msg_new(CONTROL_MSG_ACTIVE_SPEAKER, sizeof *m);
+        if (!m)
+            return;
+        snprintf(m->room, sizeof m->room, "%s", ra->room);
+        snprintf(m->participant, sizeof m->participant, "p%012llx", (unsigned long long)dominant);
+        lg_mq_post(w->control, &m->hdr);
+    }
+}
+
 int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
 {
     transport_t *t = find_transport(w, pp->transport_id);
@@ -60,6 +120,8 @@ int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
     memcpy(p->rtx_ssrcs, pp->rtx_ssrcs, sizeof p->rtx_ssrcs);
     p->t = t;
     t->producers[t->nproducers++] = p;
+    if (p->p.kind == ROUTER_AUDIO && p->p.ext_audio_level)
+        join_audio_room(w, p);
     p->next = w->producers;
     w->producers = p;
     return 0;
@@ -147,6 +209,7 @@ void router_set_muted(struct lg_worker *w, uint64_t producer_id, bool muted)
 
 static void free_producer(lg_worker_t *w, producer_t *p)
 {
+    leave_audio_room(w, p);
     for (int l = 0; l < ROUTER_MAX_LAYERS; l++) {
         if (p->rtx[l])
             rtxbuf_free(p->rtx[l]);
@@ -354,6 +417,12 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
     rx_stats_update(&p->rx[layer], pkt->seq, pkt->timestamp,
                     p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
     bool keyframe = p->p.kind == ROUTER_VIDEO && video_in(p, layer, data, len, pkt, now);
+    rtp_ext_t e;
+    bool voice;
+    uint8_t level;
+    if (p->audio_room && !p->muted && rtp_ext_find(pkt, p->p.ext_audio_level, &e) == 0 &&
+        rtp_ext_audio_level(&e, &voice, &level) == 0)
+        speaker_on_level(&p->audio_room->speakers, p->speaker_slot, level, voice, now);
     if (p->muted || pkt->payload_len == 0)
         return;
     for (consumer_t *c = p->consumers; c; c = c->next_in_producer) {
@@ -389,8 +458,8 @@ void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t le
     p->packets++;
     p->bytes += len;
     size_t n;
-    if (!p->ssrcs[layer] || rtx_restore(&pkt, p->p.pt, p->ssrcs[layer], w->rtx_scratch,
-                                        sizeof w->rtx_scratch, &n) != 0)
+    if (!p->ssrcs[layer] ||
+        rtx_restore(&pkt, p->p.pt, p->ssrcs[layer], w->rtx_scratch, sizeof w->rtx_scratch, &n) != 0)
         return; /* a padding-only bandwidth probe, or an original never seen */
     rtp_packet_t orig;
     if (rtp_parse(w->rtx_scratch, n, &orig) != 0)

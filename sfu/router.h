@@ -9,17 +9,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "media/active_speaker.h"
 #include "media/nack_generator.h"
 #include "media/rtx_buffer.h"
 #include "sfu/rtcp_reports.h"
 #include "sfu/transport.h"
 
-#define ROUTER_MAX_LAYERS      4
-#define ROUTER_RID_MAX         16
-#define ROUTER_MID_MAX         32
-#define ROUTER_PLI_INTERVAL_MS 500 /* keyframe requests to one publisher track, at most */
-#define ROUTER_RTX_CAPACITY 256    /* video packets kept per layer for NACK replies (~1 s) */
-#define ROUTER_RTX_MAX_AGE_MS 1000
+#define ROUTER_MAX_LAYERS       4
+#define ROUTER_RID_MAX          16
+#define ROUTER_MID_MAX          32
+#define ROUTER_PLI_INTERVAL_MS  500 /* keyframe requests to one publisher track, at most */
+#define ROUTER_RTX_CAPACITY     256 /* video packets kept per layer for NACK replies (~1 s) */
+#define ROUTER_RTX_MAX_AGE_MS   1000
 #define ROUTER_NACK_INTERVAL_MS 20 /* how often uplink losses are NACKed */
 
 typedef enum { ROUTER_AUDIO = 0, ROUTER_VIDEO } router_kind_t;
@@ -53,14 +54,24 @@ typedef struct {
 
 typedef struct consumer consumer_t;
 
+/* Audio levels of one room's publishers, for the active speaker (RFC 6464). */
+typedef struct room_audio {
+    char room[72];
+    speaker_room_t speakers;
+    int producers; /* audio producers using it; freed at 0 */
+    struct room_audio *next;
+} room_audio_t;
+
 typedef struct producer {
     producer_params_t p;
     transport_t *t;
-    uint32_t ssrcs[ROUTER_MAX_LAYERS]; /* signaled or learnt */
-    rx_stats_t rx[ROUTER_MAX_LAYERS];  /* reception statistics for the RR to the publisher */
-    rtxbuf_t *rtx[ROUTER_MAX_LAYERS];    /* video: sent packets, for subscribers' NACKs */
-    nackgen_t *nack[ROUTER_MAX_LAYERS];  /* video: uplink losses the relay NACKs */
+    uint32_t ssrcs[ROUTER_MAX_LAYERS];  /* signaled or learnt */
+    rx_stats_t rx[ROUTER_MAX_LAYERS];   /* reception statistics for the RR to the publisher */
+    rtxbuf_t *rtx[ROUTER_MAX_LAYERS];   /* video: sent packets, for subscribers' NACKs */
+    nackgen_t *nack[ROUTER_MAX_LAYERS]; /* video: uplink losses the relay NACKs */
     uint32_t rtx_ssrcs[ROUTER_MAX_LAYERS];
+    room_audio_t *audio_room; /* audio producers with the audio-level extension */
+    int speaker_slot;
     bool muted;
     uint64_t last_pli_ms;
     uint64_t packets, bytes;
@@ -105,6 +116,9 @@ void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t le
 
 /* An RTCP compound that decrypted on any transport. */
 void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, size_t len);
+
+/* Updates every room's dominant speaker and reports changes to the control thread. */
+void router_update_speakers(struct lg_worker *w, uint64_t now_ms);
 
 /* Sends NACKs for losses on publishers' uplinks (every ROUTER_NACK_INTERVAL_MS). */
 void router_send_nacks(struct lg_worker *w, uint64_t now_ms);

@@ -29,7 +29,19 @@ enum {
 };
 
 /* Worker -> control messages (handled by the control thread's table). */
-enum { CONTROL_MSG_STATS = 0, CONTROL_MSG_TRANSPORT, CONTROL_MSG_COUNT };
+enum {
+    CONTROL_MSG_STATS = 0,
+    CONTROL_MSG_TRANSPORT,
+    CONTROL_MSG_ACTIVE_SPEAKER,
+    CONTROL_MSG_COUNT
+};
+
+/* Worker -> control: a room's dominant speaker changed. */
+typedef struct {
+    lg_msg_t hdr; /* CONTROL_MSG_ACTIVE_SPEAKER */
+    char room[72];
+    char participant[24];
+} worker_speaker_msg_t;
 
 typedef struct {
     lg_msg_t hdr; /* WORKER_MSG_TRANSPORT_ADD */
@@ -101,11 +113,12 @@ typedef struct lg_worker {
     dtls_ctx_t *dtls;           /* server role, this worker's certificate */
     struct producer *producers; /* router state, see sfu/router.h */
     struct consumer *consumers;
+    struct room_audio *audio_rooms;
     uint32_t relay_ssrc; /* sender SSRC of the relay's own RTCP */
     uint64_t last_reports_ms;
     uv_timer_t feedback_timer; /* uplink NACKs */
     uint8_t rtx_scratch[1500]; /* an original restored from an RTX packet */
-    uint8_t scratch[2048]; /* one packet being built for an ICE-TCP path */
+    uint8_t scratch[2048];     /* one packet being built for an ICE-TCP path */
     uint64_t lag_expected_ns;
     lg_counters_t counters; /* written only on this worker's thread */
     int running;

@@ -360,6 +360,13 @@ static void on_ws_close(void *ctx, void *session)
     free(s);
 }
 
+void signaling_on_active_speaker(signaling_t *s, const char *room_id, const char *participant)
+{
+    room_t *room = rooms_find(&s->rooms, room_id);
+    if (room && rooms_participant(room, participant))
+        sig_broadcast(room, NULL, proto_build_active_speaker(participant));
+}
+
 static void on_room_closed(void *ctx, room_t *room)
 {
     sig_audit(ctx, AUDIT_EV_ROOM_CLOSED,

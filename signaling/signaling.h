@@ -49,6 +49,9 @@ int signaling_init(signaling_t *s, uv_loop_t *loop, const lg_config_t *cfg, char
 /* A worker reported a transport connected or closed: tells its participant. Control thread. */
 void signaling_on_transport(signaling_t *s, const worker_transport_msg_t *m);
 
+/* A worker measured a new dominant speaker in a room: tells the room. Control thread. */
+void signaling_on_active_speaker(signaling_t *s, const char *room, const char *participant);
+
 /* Closes the timer (the loop must run afterwards to finish closing). Sessions are closed by the
  * HTTP server's teardown, which calls back into signaling: call this after http_server_stop. */
 void signaling_stop(signaling_t *s);

@@ -158,6 +158,8 @@ typedef struct {
     uint64_t pushes;           /* other pushes received (participant_joined, track_added...) */
     uint64_t signaling_errors; /* error replies not tied to a blocking call, unreadable messages */
     char participant_id[65];   /* from `joined` */
+    char active_speaker[65];   /* participant id of the last `active_speaker` push */
+    uint64_t active_speaker_changes;
     char closed_by[32];        /* "kicked", "meeting_ended", "denied", "closed" or "" */
     char last_error[256];
 } peer_stats_t;

@@ -185,6 +185,13 @@ static void on_closing_push(peer_t *p, json_t *j)
         peer_fail(p, LG_EPERM, "signaling: a moderator denied entry");
 }
 
+static void on_active_speaker(peer_t *p, json_t *j)
+{
+    p->st.pushes++;
+    p->st.active_speaker_changes++;
+    snprintf(p->st.active_speaker, sizeof p->st.active_speaker, "%s", jstr(j, "participant_id"));
+}
+
 static void on_push(peer_t *p, json_t *j)
 {
     p->st.pushes++;
@@ -203,6 +210,7 @@ static const struct {
     {"publish_answer", on_publish_answer},
     {"subscribe_offer", on_subscribe_offer},
     {"media_state", on_media_state},
+    {"active_speaker", on_active_speaker},
     {"kicked", on_closing_push},
     {"denied", on_closing_push},
     {"meeting_ended", on_closing_push},

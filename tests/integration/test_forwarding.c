@@ -195,6 +195,43 @@ static void test_mute(void **state)
     peer_free(pub);
 }
 
+/* The active speaker follows the audio-level extension (RFC 6464), smoothed: the loud publisher
+ * wins over the quiet one and every participant is told. */
+static void test_active_speaker(void **state)
+{
+    peer_t *sub = make_peer("speaker", "listener");
+    peer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = rf_cfg.listen_port;
+    o.no_video = true;
+    char err[256];
+    o.token = relay_fixture_token("speaker", "quiet", AUTH_ROLE_PARTICIPANT, 600);
+    o.audio_level = 100; /* -100 dBov: silence */
+    peer_t *quiet = peer_new(&o, err, sizeof err);
+    o.token = relay_fixture_token("speaker", "loud", AUTH_ROLE_PARTICIPANT, 600);
+    o.audio_level = 20; /* -20 dBov: speech */
+    peer_t *loud = peer_new(&o, err, sizeof err);
+    assert_non_null(quiet);
+    assert_non_null(loud);
+    assert_int_equal(peer_join(quiet, 5000), 0);
+    assert_int_equal(peer_join(loud, 5000), 0);
+    assert_int_equal(peer_publish(quiet, 10000), 0);
+    assert_int_equal(peer_publish(loud, 10000), 0);
+    peer_t *others[2] = {sub, quiet};
+    run_all(loud, others, 2, 2500, 2700);
+    peer_stats_t ls, ss, qs;
+    peer_get_stats(loud, &ls);
+    peer_get_stats(sub, &ss);
+    peer_get_stats(quiet, &qs);
+    assert_string_equal(ss.active_speaker, ls.participant_id);
+    assert_string_equal(qs.active_speaker, ls.participant_id);
+    assert_int_equal(ss.active_speaker_changes, 1); /* no flapping */
+    peer_free(sub);
+    peer_free(quiet);
+    peer_free(loud);
+}
+
 static int setup(void **state)
 {
     return relay_fixture_start(NULL);
@@ -212,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_fan_out),
         cmocka_unit_test(test_nack_repair),
         cmocka_unit_test(test_mute),
+        cmocka_unit_test(test_active_speaker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
