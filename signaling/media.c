@@ -179,6 +179,8 @@ void sig_on_publish(sig_session_t *s, const proto_msg_t *m)
 
 void sig_mute_tracks(sig_session_t *s, proto_kind_t kind, bool muted)
 {
+    if (kind == PROTO_KIND_SCREEN)
+        return; /* a screen share is not a separate publish yet: never mute the camera for it */
     sdp_kind_t k = kind == PROTO_KIND_AUDIO ? SDP_KIND_AUDIO : SDP_KIND_VIDEO;
     for (int i = 0; i < s->ntracks; i++) {
         if (s->tracks[i].neg.kind != k)
@@ -249,6 +251,8 @@ void signaling_on_transport(signaling_t *sig, const worker_transport_msg_t *m)
         s->sub_transport = 0; /* the next answer creates a new one */
         for (int i = 0; i < s->nslots; i++)
             s->slots[i].consuming = false;
+        if (m->reason != TRANSPORT_CLOSE_REQUESTED && m->reason != TRANSPORT_CLOSE_SHUTDOWN)
+            sig_resubscribe(s, true);
     }
     sig_send(s, proto_build_media_state(which, state,
                                         m->state == TRANSPORT_CLOSED

@@ -57,7 +57,7 @@ void sig_on_mute_participant(sig_session_t *s, const proto_msg_t *m)
         return;
     if (m->target.kind == PROTO_KIND_AUDIO)
         t->muted_audio = 1;
-    else
+    else if (m->target.kind == PROTO_KIND_VIDEO)
         t->muted_video = 1;
     sig_mute_tracks(t->conn, m->target.kind, true);
     sig_audit(s->sig, AUDIT_EV_MUTE,

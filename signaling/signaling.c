@@ -244,11 +244,12 @@ static void on_mute(sig_session_t *s, const proto_msg_t *m)
     participant_t *p = s->p;
     if (m->mute.kind == PROTO_KIND_AUDIO)
         p->muted_audio = m->mute.muted;
-    else
+    else if (m->mute.kind == PROTO_KIND_VIDEO)
         p->muted_video = m->mute.muted;
     sig_mute_tracks(s, m->mute.kind, m->mute.muted);
     sig_send(s, proto_build_ok(&m->id));
-    sig_broadcast(p->room, p, proto_build_mute_changed(p->id, m->mute.kind, m->mute.muted, NULL));
+    sig_broadcast(p->room, NULL,
+                  proto_build_mute_changed(p->id, m->mute.kind, m->mute.muted, NULL));
 }
 
 static void on_set_preference(sig_session_t *s, const proto_msg_t *m)

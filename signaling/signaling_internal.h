@@ -53,6 +53,9 @@ struct sig_session {
     uint64_t sub_transport;
     sig_slot_t slots[SIG_MAX_SLOTS];
     int nslots;
+    sig_slot_t offered[SIG_MAX_SLOTS]; /* the slots as the pending offer showed them */
+    int noffered;
+    negotiate_local_t offered_local;
     int64_t offer_seq;
     bool offer_pending, offer_dirty;
     struct sig_session *next;
@@ -106,6 +109,9 @@ int sig_local_params(const signaling_t *sig, int worker, negotiate_local_t *l);
 /* Asks the worker to create a transport for s with these credentials. */
 void sig_post_transport(sig_session_t *s, const negotiate_local_t *l, const char *remote_ufrag,
                         const char *remote_fp, uint64_t id, int worker);
+/* Offers s's subscribe connection again (now, or after the pending answer); fresh ICE
+ * credentials when `restart` (the transport closed). */
+void sig_resubscribe(sig_session_t *s, bool restart);
 /* Brings every joined participant's subscribe connection in line with the room's tracks. */
 void sig_room_tracks_changed(room_t *room);
 /* Tells the worker that s's tracks of `kind` are muted or not. */

@@ -79,10 +79,10 @@ static bool sync_slots(sig_session_t *s)
     return changed;
 }
 
-static void sub_tracks(const sig_session_t *s, negotiate_sub_track_t *out)
+static void sub_tracks(const sig_slot_t *slots, int n, negotiate_sub_track_t *out)
 {
-    for (int i = 0; i < s->nslots; i++) {
-        const sig_slot_t *sl = &s->slots[i];
+    for (int i = 0; i < n; i++) {
+        const sig_slot_t *sl = &slots[i];
         memset(&out[i], 0, sizeof out[i]);
         out[i].kind = sl->kind;
         out[i].active = sl->active;
@@ -93,13 +93,14 @@ static void sub_tracks(const sig_session_t *s, negotiate_sub_track_t *out)
     }
 }
 
-/* Builds the offer for the current slots (deterministic: rebuilt to check the answer). */
-static int build_offer(sig_session_t *s, sdp_session_t *offer, char *why, size_t n)
+/* Builds an offer from a set of slots. Deterministic, so the pending offer is rebuilt from its
+ * snapshot (s->offered) to check the answer instead of being kept (it is half a megabyte). */
+static int build_offer(const sig_slot_t *slots, int n, const negotiate_local_t *local, int64_t seq,
+                       sdp_session_t *offer, char *why, size_t whylen)
 {
     negotiate_sub_track_t tracks[SIG_MAX_SLOTS];
-    sub_tracks(s, tracks);
-    return negotiate_subscribe_offer(tracks, (size_t)s->nslots, &s->sub_local,
-                                     (uint64_t)s->offer_seq + 1, offer, why, n);
+    sub_tracks(slots, n, tracks);
+    return negotiate_subscribe_offer(tracks, (size_t)n, local, (uint64_t)seq, offer, why, whylen);
 }
 
 static void announce(sig_session_t *s)
@@ -131,11 +132,16 @@ static void send_offer(sig_session_t *s)
     char *text = malloc(SDP_TEXT_MAX);
     char why[256];
     size_t len;
-    if (offer && text && build_offer(s, offer, why, sizeof why) == 0 &&
+    if (offer && text &&
+        build_offer(s->slots, s->nslots, &s->sub_local, s->offer_seq + 1, offer, why, sizeof why) ==
+            0 &&
         sdp_write(offer, text, SDP_TEXT_MAX - 1, &len) == 0) {
         text[len] = '\0';
         s->offer_seq++;
         s->offer_pending = true;
+        memcpy(s->offered, s->slots, sizeof s->offered);
+        s->noffered = s->nslots;
+        s->offered_local = s->sub_local;
         announce(s);
         sig_send(s, proto_build_subscribe_offer(text, s->offer_seq));
     } else if (offer && text) {
@@ -195,19 +201,34 @@ static void apply_answer(sig_session_t *s, const negotiate_sub_result_t *res)
 {
     if (!s->sub_transport && res->ice_ufrag[0]) {
         s->sub_transport = ++s->sig->next_transport_id;
-        sig_post_transport(s, &s->sub_local, res->ice_ufrag, res->fingerprint, s->sub_transport,
+        sig_post_transport(s, &s->offered_local, res->ice_ufrag, res->fingerprint, s->sub_transport,
                            s->p->room->worker);
     }
-    for (int i = 0; i < s->nslots && i < res->media_count; i++) {
+    /* Slots only ever grow and a slot keeps its producer, so offered[i] and slots[i] agree; a
+     * slot deactivated since the offer went out is removed with the next answer. */
+    for (int i = 0; i < s->noffered && i < res->media_count; i++) {
         sig_slot_t *sl = &s->slots[i];
-        if (sl->active && res->media[i].accepted && !sl->consuming && s->sub_transport) {
+        bool wanted = s->offered[i].active && sl->active && res->media[i].accepted;
+        if (wanted && !sl->consuming && s->sub_transport) {
             post_consumer(s, sl, &res->media[i]);
             sl->consuming = true;
-        } else if ((!sl->active || !res->media[i].accepted) && sl->consuming) {
+        } else if (!wanted && sl->consuming) {
             post_consumer_remove(s, sl->consumer_id);
             sl->consuming = false;
         }
     }
+}
+
+void sig_resubscribe(sig_session_t *s, bool restart)
+{
+    if (!s->p || s->p->state != PARTICIPANT_JOINED || s->closing)
+        return;
+    if (restart)
+        s->sub_local_ready = false; /* ICE restart: new credentials for the new transport */
+    if (s->offer_pending)
+        s->offer_dirty = true;
+    else if (s->nslots > 0)
+        send_offer(s);
 }
 
 typedef struct {
@@ -231,15 +252,17 @@ void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m)
     }
     sdp_error_t se;
     char why[256];
-    s->offer_seq--; /* rebuild exactly the offer that was sent */
-    int rc = build_offer(s, &w->offer, why, sizeof why);
-    s->offer_seq++;
+    int rc = build_offer(s->offered, s->noffered, &s->offered_local, s->offer_seq, &w->offer, why,
+                         sizeof why);
     if (rc != 0) {
         sig_error(s, &m->id, PROTO_ERR_INTERNAL, "%s", why);
     } else if (sdp_parse((const uint8_t *)m->sdp.sdp, m->sdp.sdp_len, &w->answer, &se) != 0) {
         sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "%s", se.msg);
     } else if (negotiate_subscribe_answer(&w->offer, &w->answer, &w->res, why, sizeof why) != 0) {
         sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "%s", why);
+        s->offer_pending = false; /* offer again rather than stay stuck */
+        if (!s->closing)
+            send_offer(s);
     } else {
         s->offer_pending = false;
         apply_answer(s, &w->res);
