@@ -53,6 +53,7 @@ typedef struct {
     uint64_t retransmitted;     /* packets resent from the retransmission buffers */
     uint64_t nacks_sent;        /* sequence numbers the relay asked publishers for */
     uint64_t rtx_recovered;     /* publisher retransmissions (RTX) that arrived */
+    uint64_t mix_packets_out;   /* mixed-audio packets produced (all mixers of the worker) */
     uint64_t pli_throttled;     /* subscriber PLI/FIR absorbed by the throttle */
     uint64_t transports_created;
     uint64_t transports_connected;

@@ -122,6 +122,7 @@ int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
     t->producers[t->nproducers++] = p;
     if (p->p.kind == ROUTER_AUDIO && p->p.ext_audio_level)
         join_audio_room(w, p);
+    mixing_producer_added(w, p);
     p->next = w->producers;
     w->producers = p;
     return 0;
@@ -210,6 +211,7 @@ void router_set_muted(struct lg_worker *w, uint64_t producer_id, bool muted)
 static void free_producer(lg_worker_t *w, producer_t *p)
 {
     leave_audio_room(w, p);
+    mixing_producer_removed(w, p);
     for (int l = 0; l < ROUTER_MAX_LAYERS; l++) {
         if (p->rtx[l])
             rtxbuf_free(p->rtx[l]);
@@ -228,6 +230,7 @@ static void free_producer(lg_worker_t *w, producer_t *p)
 
 void router_transport_closed(struct lg_worker *w, transport_t *t)
 {
+    mixing_transport_closed(w, t);
     for (int i = 0; i < t->nproducers; i++)
         free_producer(w, t->producers[i]);
     t->nproducers = 0;
@@ -418,11 +421,20 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
                     p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
     bool keyframe = p->p.kind == ROUTER_VIDEO && video_in(p, layer, data, len, pkt, now);
     rtp_ext_t e;
-    bool voice;
-    uint8_t level;
+    bool voice = false, have_level = false;
+    uint8_t level = 127;
     if (p->audio_room && !p->muted && rtp_ext_find(pkt, p->p.ext_audio_level, &e) == 0 &&
-        rtp_ext_audio_level(&e, &voice, &level) == 0)
+        rtp_ext_audio_level(&e, &voice, &level) == 0) {
+        have_level = true;
         speaker_on_level(&p->audio_room->speakers, p->speaker_slot, level, voice, now);
+    }
+    if (p->mix && !p->muted) {
+        uint32_t id = speaker_id(p->t->p.participant);
+        mixer_source_push(p->mix->mixer, id, pkt->seq, pkt->timestamp, pkt->payload,
+                          pkt->payload_len, now);
+        if (have_level)
+            mixer_source_set_level(p->mix->mixer, id, level, now);
+    }
     if (p->muted || pkt->payload_len == 0)
         return;
     for (consumer_t *c = p->consumers; c; c = c->next_in_producer) {

@@ -71,6 +71,7 @@ typedef struct producer {
     nackgen_t *nack[ROUTER_MAX_LAYERS]; /* video: uplink losses the relay NACKs */
     uint32_t rtx_ssrcs[ROUTER_MAX_LAYERS];
     room_audio_t *audio_room; /* audio producers with the audio-level extension */
+    struct room_mix *mix;     /* its room's mixer, while someone there is mixed */
     int speaker_slot;
     bool muted;
     uint64_t last_pli_ms;

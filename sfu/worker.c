@@ -140,8 +140,21 @@ static void on_feedback_timer(uv_timer_t *timer)
     lg_worker_t *w = timer->data;
     router_send_nacks(w, lg_worker_now_ms(w));
     router_update_speakers(w, lg_worker_now_ms(w));
+    mixing_tick(w, lg_worker_now_ms(w));
     for (int i = 0; i < w->udp_started; i++)
         udp_io_flush(&w->udp[i]);
+}
+
+static void on_mix_add(void *ctx, lg_msg_t *m)
+{
+    mixing_add_listener(ctx, &((worker_mix_add_t *)m)->params);
+    free(m);
+}
+
+static void on_mix_remove(void *ctx, lg_msg_t *m)
+{
+    mixing_remove_listener(ctx, ((worker_id_msg_t *)m)->id);
+    free(m);
 }
 
 static void on_sweep_timer(uv_timer_t *timer)
@@ -174,6 +187,7 @@ static void on_stop(void *ctx, lg_msg_t *m)
     uv_timer_stop(&w->feedback_timer);
     while (w->transports.all)
         transport_close(w->transports.all, TRANSPORT_CLOSE_SHUTDOWN);
+    mixing_free(w);
     router_free(w);
     for (int i = 0; i < w->tcp_started; i++)
         tcp_io_close(&w->tcp[i]);
@@ -190,6 +204,8 @@ static const lg_mq_handler_fn WORKER_HANDLERS[WORKER_MSG_COUNT] = {
     [WORKER_MSG_CONSUMER_ADD] = on_consumer_add,
     [WORKER_MSG_CONSUMER_REMOVE] = on_consumer_remove,
     [WORKER_MSG_PRODUCER_MUTE] = on_producer_mute,
+    [WORKER_MSG_MIX_LISTENER_ADD] = on_mix_add,
+    [WORKER_MSG_MIX_LISTENER_REMOVE] = on_mix_remove,
 };
 
 /* Event-loop lag: how late a 100 ms repeating timer fires, in microseconds. */

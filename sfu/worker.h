@@ -9,6 +9,7 @@
 #include "sfu/counters.h"
 #include "sfu/mq.h"
 #include "sfu/dtls.h"
+#include "sfu/mixing.h"
 #include "sfu/router.h"
 #include "sfu/transport.h"
 #include "sfu/transport_table.h"
@@ -25,6 +26,8 @@ enum {
     WORKER_MSG_CONSUMER_ADD,
     WORKER_MSG_CONSUMER_REMOVE,
     WORKER_MSG_PRODUCER_MUTE,
+    WORKER_MSG_MIX_LISTENER_ADD,
+    WORKER_MSG_MIX_LISTENER_REMOVE,
     WORKER_MSG_COUNT
 };
 
@@ -57,6 +60,11 @@ typedef struct {
     lg_msg_t hdr; /* WORKER_MSG_PRODUCER_ADD */
     producer_params_t params;
 } worker_producer_add_t;
+
+typedef struct {
+    lg_msg_t hdr; /* WORKER_MSG_MIX_LISTENER_ADD */
+    mix_listener_params_t params;
+} worker_mix_add_t;
 
 typedef struct {
     lg_msg_t hdr; /* WORKER_MSG_CONSUMER_ADD */
@@ -114,7 +122,8 @@ typedef struct lg_worker {
     struct producer *producers; /* router state, see sfu/router.h */
     struct consumer *consumers;
     struct room_audio *audio_rooms;
-    uint32_t relay_ssrc; /* sender SSRC of the relay's own RTCP */
+    struct room_mix *mixes; /* sfu/mixing.h */
+    uint32_t relay_ssrc;    /* sender SSRC of the relay's own RTCP */
     uint64_t last_reports_ms;
     uv_timer_t feedback_timer; /* uplink NACKs */
     uint8_t rtx_scratch[1500]; /* an original restored from an RTX packet */

@@ -735,6 +735,13 @@ char *proto_build_room_lobby(bool enabled, const char *by)
     return finish(&b);
 }
 
+char *proto_build_audio_mode(bool mixed)
+{
+    obj_t b = start("audio_mode", NULL);
+    put(&b, "mixed", json_boolean(mixed));
+    return finish(&b);
+}
+
 char *proto_build_media_state(const char *transport, const char *state, const char *detail)
 {
     obj_t b = start("media_state", NULL);

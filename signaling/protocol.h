@@ -175,7 +175,7 @@ typedef struct {
         proto_sdp_t sdp;
         proto_mute_t mute;
         proto_target_t target;
-        bool locked;       /* LOCK */
+        bool locked;        /* LOCK */
         bool lobby_enabled; /* SET_LOBBY */
         proto_preference_t preference;
     };
@@ -281,6 +281,10 @@ char *proto_build_publish_answer(const proto_id_t *id, const char *sdp);
 char *proto_build_subscribe_offer(const char *sdp, int64_t seq);
 
 char *proto_build_active_speaker(const char *participant_id);
+
+/* Push: how your audio arrives now: mixed (one Opus stream from the relay's mixer, for low
+ * bandwidth) or per speaker. */
+char *proto_build_audio_mode(bool mixed);
 
 /* Push: the relay's view of one of your media transports. transport "publish" or "subscribe";
  * state "connected" (detail: the SRTP profile) or "closed" (detail: why, e.g.

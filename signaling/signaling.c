@@ -114,6 +114,8 @@ void sig_send_joined(sig_session_t *s)
     proto_participant_t mine;
     sig_participant_view(me, &mine);
     sig_broadcast(room, me, proto_build_participant_joined(&mine));
+    if (me->mixed_audio)
+        sig_send(s, proto_build_audio_mode(true));
     sig_room_tracks_changed(room); /* offers the newcomer what the others publish */
 }
 
@@ -207,7 +209,7 @@ static void on_join(sig_session_t *s, const proto_msg_t *m)
     }
     s->p = p;
     s->join_id = m->id;
-    p->mixed_audio = m->join.mixed_audio;
+    p->mixed_audio = m->join.mixed_audio || m->join.low_bandwidth;
     sig->stats.joins++;
     if (created)
         sig_audit(sig, AUDIT_EV_ROOM_CREATED,
@@ -254,9 +256,9 @@ static void on_mute(sig_session_t *s, const proto_msg_t *m)
 
 static void on_set_preference(sig_session_t *s, const proto_msg_t *m)
 {
-    if (m->preference.has_low_bandwidth)
-        s->p->mixed_audio = m->preference.low_bandwidth;
     sig_send(s, proto_build_ok(&m->id));
+    if (m->preference.has_low_bandwidth)
+        sig_set_mixed_audio(s, m->preference.low_bandwidth);
 }
 
 typedef enum { NEEDS_NOTHING = 0, NEEDS_JOINED, NEEDS_MODERATOR } sig_needs_t;

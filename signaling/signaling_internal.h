@@ -112,6 +112,8 @@ void sig_post_transport(sig_session_t *s, const negotiate_local_t *l, const char
 /* Offers s's subscribe connection again (now, or after the pending answer); fresh ICE
  * credentials when `restart` (the transport closed). */
 void sig_resubscribe(sig_session_t *s, bool restart);
+/* Switches s between per-speaker audio and one mixed stream (renegotiates, tells it). */
+void sig_set_mixed_audio(sig_session_t *s, bool mixed);
 /* Brings every joined participant's subscribe connection in line with the room's tracks. */
 void sig_room_tracks_changed(room_t *room);
 /* Tells the worker that s's tracks of `kind` are muted or not. */

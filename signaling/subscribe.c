@@ -54,15 +54,59 @@ static void add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *
     while (sl->ssrc == 0);
 }
 
-/* Updates s's slots to the room's tracks; returns true if anything changed. */
+#define MIX_PRODUCER 0 /* the mixed-audio slot has no producer: the worker's mixer feeds it */
+
+static bool is_mix(const sig_slot_t *sl)
+{
+    return sl->producer_id == MIX_PRODUCER;
+}
+
+/* The one audio m-line of a mixed listener: Opus from the room's mixer. */
+static bool sync_mix_slot(sig_session_t *s)
+{
+    bool want = s->p->mixed_audio, changed = false;
+    int found = -1;
+    for (int i = 0; i < s->nslots; i++)
+        if (s->slots[i].active && is_mix(&s->slots[i]))
+            found = i;
+    if (found >= 0 && !want) {
+        s->slots[found].active = false;
+        changed = true;
+    } else if (found < 0 && want && s->nslots < SIG_MAX_SLOTS) {
+        sig_slot_t *sl = &s->slots[s->nslots++];
+        memset(sl, 0, sizeof *sl);
+        sl->active = true;
+        sl->producer_id = MIX_PRODUCER;
+        sl->consumer_id = ++s->sig->next_transport_id;
+        snprintf(sl->publisher, sizeof sl->publisher, "mix");
+        snprintf(sl->track_id, sizeof sl->track_id, "mixed-audio");
+        sl->kind = SDP_KIND_AUDIO;
+        sl->codec.pt = 111;
+        snprintf(sl->codec.name, sizeof sl->codec.name, "opus");
+        sl->codec.clock_rate = 48000;
+        sl->codec.channels = 2;
+        snprintf(sl->codec.fmtp, sizeof sl->codec.fmtp, "minptime=10;useinbandfec=1");
+        do
+            RAND_bytes((uint8_t *)&sl->ssrc, sizeof sl->ssrc);
+        while (sl->ssrc == 0);
+        changed = true;
+    }
+    return changed;
+}
+
+/* Updates s's slots to the room's tracks; returns true if anything changed. A mixed listener
+ * gets the mix instead of the others' audio tracks. */
 static bool sync_slots(sig_session_t *s)
 {
-    bool changed = false;
+    bool changed = sync_mix_slot(s);
     room_t *room = s->p->room;
     for (int i = 0; i < s->nslots; i++) {
         participant_t *owner;
-        if (s->slots[i].active && !find_track(room, s->slots[i].producer_id, &owner)) {
-            s->slots[i].active = false;
+        sig_slot_t *sl = &s->slots[i];
+        bool unwanted = !is_mix(sl) && (!find_track(room, sl->producer_id, &owner) ||
+                                        (s->p->mixed_audio && sl->kind == SDP_KIND_AUDIO));
+        if (sl->active && unwanted) {
+            sl->active = false;
             changed = true;
         }
     }
@@ -71,7 +115,8 @@ static bool sync_slots(sig_session_t *s)
         if (p == s->p || p->state != PARTICIPANT_JOINED || !ps)
             continue;
         for (int i = 0; i < ps->ntracks; i++)
-            if (!has_slot(s, ps->tracks[i].producer_id)) {
+            if (!(s->p->mixed_audio && ps->tracks[i].neg.kind == SDP_KIND_AUDIO) &&
+                !has_slot(s, ps->tracks[i].producer_id)) {
                 add_slot(s, p, &ps->tracks[i]);
                 changed = true;
             }
@@ -163,6 +208,15 @@ static void sync_session(sig_session_t *s)
         send_offer(s);
 }
 
+void sig_set_mixed_audio(sig_session_t *s, bool mixed)
+{
+    if (s->p->mixed_audio == mixed)
+        return;
+    s->p->mixed_audio = mixed;
+    sig_send(s, proto_build_audio_mode(mixed));
+    sync_session(s);
+}
+
 void sig_room_tracks_changed(room_t *room)
 {
     for (participant_t *p = room->participants; p; p = p->next)
@@ -187,12 +241,28 @@ static void post_consumer(sig_session_t *s, const sig_slot_t *sl, const negotiat
     lg_worker_post(&s->sig->workers[s->p->room->worker], &msg->hdr);
 }
 
-static void post_consumer_remove(sig_session_t *s, uint64_t id)
+static void post_mix_listener(sig_session_t *s, const sig_slot_t *sl)
 {
-    worker_id_msg_t *msg = lg_msg_new(WORKER_MSG_CONSUMER_REMOVE, sizeof *msg);
+    worker_mix_add_t *msg = lg_msg_new(WORKER_MSG_MIX_LISTENER_ADD, sizeof *msg);
     if (!msg)
         return;
-    msg->id = id;
+    mix_listener_params_t *m = &msg->params;
+    m->id = sl->consumer_id;
+    m->transport_id = s->sub_transport;
+    snprintf(m->room, sizeof m->room, "%s", s->p->room->id);
+    snprintf(m->participant, sizeof m->participant, "%s", s->p->id);
+    m->ssrc = sl->ssrc;
+    m->pt = sl->codec.pt;
+    lg_worker_post(&s->sig->workers[s->p->room->worker], &msg->hdr);
+}
+
+static void post_consumer_remove(sig_session_t *s, const sig_slot_t *sl)
+{
+    worker_id_msg_t *msg = lg_msg_new(
+        is_mix(sl) ? WORKER_MSG_MIX_LISTENER_REMOVE : WORKER_MSG_CONSUMER_REMOVE, sizeof *msg);
+    if (!msg)
+        return;
+    msg->id = sl->consumer_id;
     lg_worker_post(&s->sig->workers[s->p->room->worker], &msg->hdr);
 }
 
@@ -210,10 +280,13 @@ static void apply_answer(sig_session_t *s, const negotiate_sub_result_t *res)
         sig_slot_t *sl = &s->slots[i];
         bool wanted = s->offered[i].active && sl->active && res->media[i].accepted;
         if (wanted && !sl->consuming && s->sub_transport) {
-            post_consumer(s, sl, &res->media[i]);
+            if (is_mix(sl))
+                post_mix_listener(s, sl);
+            else
+                post_consumer(s, sl, &res->media[i]);
             sl->consuming = true;
         } else if (!wanted && sl->consuming) {
-            post_consumer_remove(s, sl->consumer_id);
+            post_consumer_remove(s, sl);
             sl->consuming = false;
         }
     }

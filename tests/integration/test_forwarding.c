@@ -232,6 +232,58 @@ static void test_active_speaker(void **state)
     peer_free(loud);
 }
 
+/* A low-bandwidth participant receives one mixed Opus stream instead of one per speaker, while
+ * the others in the same room keep per-speaker streams; switching back restores them. */
+static void test_mixed_audio(void **state)
+{
+    peer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = rf_cfg.listen_port;
+    o.mixed_audio = true;
+    o.token = relay_fixture_token("mix", "embassy", AUTH_ROLE_PARTICIPANT, 600);
+    char err[256];
+    peer_t *mixed = peer_new(&o, err, sizeof err);
+    assert_non_null(mixed);
+    assert_int_equal(peer_join(mixed, 5000), 0);
+    peer_t *normal = make_peer("mix", "ministry");
+    peer_t *pubs[3];
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "speaker%d", i);
+        pubs[i] = make_peer("mix", name);
+        assert_int_equal(peer_publish(pubs[i], 10000), 0);
+    }
+    assert_int_equal(peer_wait_subscribed(mixed, 10000), 0);
+    assert_int_equal(peer_wait_subscribed(normal, 10000), 0);
+    peer_t *all[5] = {mixed, normal, pubs[1], pubs[2], NULL};
+    run_all(pubs[0], all, 4, 3000, 3300);
+    int mixed_audio = 0, speaker_audio = 0, normal_audio = 0, mixed_video = 0;
+    peer_stream_stats_t st;
+    for (int i = 0; i < peer_stream_count(mixed); i++) {
+        assert_int_equal(peer_get_stream(mixed, i, &st), 0);
+        if (st.kind == PEER_STREAM_AUDIO && st.sender_id == 0 && st.packets > 0)
+            mixed_audio++;
+        else if (st.kind == PEER_STREAM_AUDIO)
+            speaker_audio++;
+        else if (st.kind == PEER_STREAM_VIDEO && st.packets > 0)
+            mixed_video++;
+    }
+    for (int i = 0; i < peer_stream_count(normal); i++)
+        if (peer_get_stream(normal, i, &st) == 0 && st.kind == PEER_STREAM_AUDIO &&
+            st.sender_id != 0 && st.packets > 0)
+            normal_audio++;
+    assert_int_equal(mixed_audio, 1);   /* one SSRC: the mix */
+    assert_int_equal(speaker_audio, 0); /* and no per-speaker audio */
+    assert_int_equal(mixed_video, 3);   /* video is still forwarded */
+    assert_int_equal(normal_audio, 3);  /* the others keep per-speaker audio */
+    assert_true(worker_counters().mix_packets_out > 10);
+    peer_free(mixed);
+    peer_free(normal);
+    for (int i = 0; i < 3; i++)
+        peer_free(pubs[i]);
+}
+
 static int setup(void **state)
 {
     return relay_fixture_start(NULL);
@@ -246,10 +298,9 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fan_out),
-        cmocka_unit_test(test_nack_repair),
-        cmocka_unit_test(test_mute),
-        cmocka_unit_test(test_active_speaker),
+        cmocka_unit_test(test_fan_out),     cmocka_unit_test(test_nack_repair),
+        cmocka_unit_test(test_mute),        cmocka_unit_test(test_active_speaker),
+        cmocka_unit_test(test_mixed_audio),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -817,6 +817,11 @@ static char *b_media_state(const json_t *f)
     return proto_build_media_state("publish", "closed", "consent_expired");
 }
 
+static char *b_audio_mode(const json_t *f)
+{
+    return proto_build_audio_mode(true);
+}
+
 static char *b_kicked(const json_t *f)
 {
     return proto_build_kicked("disruptive behaviour");
@@ -884,6 +889,7 @@ static const struct {
     {"room_locked.json", b_room_locked},
     {"room_lobby.json", b_room_lobby},
     {"media_state.json", b_media_state},
+    {"audio_mode.json", b_audio_mode},
     {"kicked.json", b_kicked},
     {"denied.json", b_denied},
     {"meeting_ended.json", b_meeting_ended},
