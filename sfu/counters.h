@@ -54,7 +54,10 @@ typedef struct {
     uint64_t nacks_sent;        /* sequence numbers the relay asked publishers for */
     uint64_t rtx_recovered;     /* publisher retransmissions (RTX) that arrived */
     uint64_t mix_packets_out;   /* mixed-audio packets produced (all mixers of the worker) */
-    uint64_t pli_throttled;     /* subscriber PLI/FIR absorbed by the throttle */
+    uint64_t mixers;            /* gauge: rooms with a mixer */
+    uint64_t mixed_listeners;   /* gauge */
+    uint64_t mix_decodes, mix_encodes, mix_concealed, mix_fec_recovered, mix_cpu_ns;
+    uint64_t pli_throttled; /* subscriber PLI/FIR absorbed by the throttle */
     uint64_t transports_created;
     uint64_t transports_connected;
     uint64_t transports_closed[16]; /* by transport_close_t */

@@ -160,8 +160,23 @@ static void send_output(room_mix_t *rm, const mixer_output_t *out)
     }
 }
 
+/* Adds what the mixer did since the last report to the worker's counters. */
+static void report(lg_worker_t *w, room_mix_t *rm)
+{
+    const mixer_counters_t *c = mixer_counters(rm->mixer);
+    lg_counters_t *wc = &w->counters;
+    wc->mix_packets_out += c->packets_out - rm->reported.packets_out;
+    wc->mix_decodes += c->decodes - rm->reported.decodes;
+    wc->mix_encodes += c->encodes - rm->reported.encodes;
+    wc->mix_concealed += c->concealed - rm->reported.concealed;
+    wc->mix_fec_recovered += c->fec_recovered - rm->reported.fec_recovered;
+    wc->mix_cpu_ns += c->cpu_ns_total - rm->reported.cpu_ns_total;
+    rm->reported = *c;
+}
+
 void mixing_tick(struct lg_worker *w, uint64_t now_ms)
 {
+    uint64_t mixers = 0, listeners = 0;
     for (room_mix_t *rm = w->mixes; rm; rm = rm->next) {
         while (mixer_tick(rm->mixer, now_ms) == 1) {
             size_t n;
@@ -169,9 +184,13 @@ void mixing_tick(struct lg_worker *w, uint64_t now_ms)
             for (size_t i = 0; i < n; i++)
                 send_output(rm, &outs[i]);
         }
-        const mixer_counters_t *c = mixer_counters(rm->mixer);
-        w->counters.mix_packets_out = c->packets_out;
+        report(w, rm);
+        mixers++;
+        for (mix_listener_t *l = rm->listeners; l; l = l->next)
+            listeners++;
     }
+    w->counters.mixers = mixers;
+    w->counters.mixed_listeners = listeners;
 }
 
 void mixing_free(struct lg_worker *w)

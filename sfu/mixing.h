@@ -27,6 +27,7 @@ typedef struct room_mix {
     char room[72];
     mixer_t *mixer;
     mix_listener_t *listeners;
+    mixer_counters_t reported; /* what was already added to the worker's counters */
     struct room_mix *next;
 } room_mix_t;
 
