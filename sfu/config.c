@@ -223,6 +223,7 @@ INT_SETTER(token_skew_s, 0, 3600, "seconds")
 INT_SETTER(max_participants, 2, 10000, "a participant count")
 INT_SETTER(empty_room_grace_s, 0, 86400, "seconds")
 INT_SETTER(consent_timeout_s, 1, 300, "seconds")
+INT_SETTER(mix_below_kbps, 0, 100000, "kbit/s")
 
 static int set_lobby(lg_config_t *c, const char *v, char *why, size_t n)
 {
@@ -272,6 +273,10 @@ static const config_key_t KEYS[] = {
     {"consent-timeout", "SECONDS", set_consent_timeout_s,
      "close a media path after this long "
      "without ICE consent (default 30)"},
+    {"mix-below-kbps", "KBPS", set_mix_below_kbps,
+     "switch a subscriber to mixed audio while its "
+     "estimate stays below this (default 150; 0 "
+     "off)"},
     {"secret-file", "FILE", set_secret_file,
      "HS256 token secret (default: STATE/secret, generated)"},
     {"audience", "AUD", set_audience, "required `aud` claim of join tokens (default legation)"},
@@ -319,6 +324,7 @@ void lg_config_defaults(lg_config_t *cfg)
     cfg->max_participants = 100;
     cfg->empty_room_grace_s = 60;
     cfg->consent_timeout_s = 30;
+    cfg->mix_below_kbps = 150;
 }
 
 int lg_config_set(lg_config_t *cfg, const char *key, const char *value, const char *origin,

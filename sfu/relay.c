@@ -39,10 +39,19 @@ static void on_worker_speaker(void *ctx, lg_msg_t *m)
     free(m);
 }
 
+static void on_worker_low_bandwidth(void *ctx, lg_msg_t *m)
+{
+    lg_relay_t *r = ctx;
+    worker_low_bw_msg_t *l = (worker_low_bw_msg_t *)m;
+    signaling_on_low_bandwidth(&r->signaling, l->transport_id, l->low, l->estimate_bps);
+    free(m);
+}
+
 static const lg_mq_handler_fn CONTROL_HANDLERS[CONTROL_MSG_COUNT] = {
     [CONTROL_MSG_STATS] = on_worker_stats,
     [CONTROL_MSG_TRANSPORT] = on_worker_transport,
     [CONTROL_MSG_ACTIVE_SPEAKER] = on_worker_speaker,
+    [CONTROL_MSG_LOW_BANDWIDTH] = on_worker_low_bandwidth,
 };
 
 static void on_stats_timer(uv_timer_t *t)

@@ -139,6 +139,8 @@ static void build_id_map(consumer_t *c)
         c->id_map[pp->ext_abs_send_time] = c->p.ext_abs_send_time;
     if (pp->ext_audio_level && pp->ext_audio_level < 16)
         c->id_map[pp->ext_audio_level] = c->p.ext_audio_level;
+    if (pp->ext_twcc && pp->ext_twcc < 16)
+        c->id_map[pp->ext_twcc] = c->p.ext_twcc; /* value replaced per leg in forward() */
 }
 
 int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
@@ -158,6 +160,18 @@ int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
                           ? cp->preferred_layer
                           : p->p.nlayers - 1; /* lowest layer until estimates drive it */
     build_id_map(c);
+    if (p->p.kind == ROUTER_VIDEO && p->p.nlayers > 1)
+        layersel_init(&c->sel, (uint8_t)p->p.nlayers, NULL);
+    /* video subscribers get an estimate: from transport-cc when negotiated, else from REMB */
+    if (p->p.kind == ROUTER_VIDEO && !t->bwe && (t->bwe = malloc(sizeof *t->bwe)) != NULL) {
+        bwe_config_t bc;
+        bwe_default_config(&bc);
+        if (w->cfg->mix_below_kbps > 0) {
+            bc.low_enter_bps = (uint64_t)w->cfg->mix_below_kbps * 1000;
+            bc.low_exit_bps = bc.low_enter_bps * 5 / 3;
+        }
+        bwe_init(t->bwe, &bc);
+    }
     c->next_in_producer = p->consumers;
     p->consumers = c;
     c->next_in_transport = t->consumers;
@@ -346,8 +360,13 @@ static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
     rtp_set_seq(buf, len, seq);
     rtp_set_timestamp(buf, len, ts);
     rtp_set_payload_type(buf, len, c->p.pt);
-    if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE)
+    if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE) {
         rtp_ext_rewrite_ids(buf, len, c->id_map);
+        /* transport-wide sequence numbers are per leg: stamp ours, for this leg's estimate */
+        if (c->p.ext_twcc && t->bwe &&
+            rtp_ext_set_transport_seq(buf, len, c->p.ext_twcc, (uint16_t)(t->twcc_seq + 1)) == 0)
+            bwe_on_send(t->bwe, ++t->twcc_seq, uv_hrtime() / 1000, len);
+    }
     if (srtp_session_protect_rtp(&t->srtp, buf, &len, cap) != 0)
         return;
     transport_tx_commit(t, buf, len);
@@ -420,6 +439,7 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
     rx_stats_update(&p->rx[layer], pkt->seq, pkt->timestamp,
                     p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
     bool keyframe = p->p.kind == ROUTER_VIDEO && video_in(p, layer, data, len, pkt, now);
+    p->layer_bytes[layer] += len;
     rtp_ext_t e;
     bool voice = false, have_level = false;
     uint8_t level = 127;
@@ -480,6 +500,61 @@ void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t le
     media_in(w, p, layer, w->rtx_scratch, n, &orig);
 }
 
+/* Layer l of the router (0 = first rid, highest quality) is index nlayers-1-l for layersel. */
+static void select_layer(consumer_t *c, uint64_t now_ms)
+{
+    producer_t *p = c->prod;
+    int n = p->p.nlayers;
+    for (int l = 0; l < n; l++)
+        layersel_set_layer(&c->sel, (uint8_t)(n - 1 - l), p->layer_bps[l] > 0, p->layer_bps[l], 0);
+    int videos = 0;
+    for (consumer_t *x = c->t->consumers; x; x = x->next_in_transport)
+        videos += x->prod->p.kind == ROUTER_VIDEO;
+    /* without an estimate (no feedback negotiated) the lowest layer is the safe choice */
+    uint64_t estimate = c->t->bwe ? bwe_estimate(c->t->bwe) / (uint64_t)(videos ? videos : 1) : 0;
+    unsigned flags = layersel_update(&c->sel, estimate, now_ms);
+    int target = layersel_target(&c->sel);
+    if (target != LAYERSEL_NONE)
+        c->target_layer = n - 1 - target;
+    if (flags & LAYERSEL_KEYFRAME)
+        request_keyframe(p, c->target_layer);
+}
+
+static void report_low_bandwidth(lg_worker_t *w, transport_t *t)
+{
+    bool low = bwe_low(t->bwe);
+    if (low == t->low_bandwidth)
+        return;
+    t->low_bandwidth = low;
+    worker_low_bw_msg_t *m = lg_msg_new(CONTROL_MSG_LOW_BANDWIDTH, sizeof *m);
+    if (!m)
+        return;
+    m->transport_id = t->p.id;
+    m->low = low;
+    m->estimate_bps = bwe_estimate(t->bwe);
+    lg_mq_post(w->control, &m->hdr);
+}
+
+void router_update_layers(struct lg_worker *w, uint64_t now_ms)
+{
+    for (producer_t *p = w->producers; p; p = p->next) {
+        uint64_t span = now_ms - p->rate_since_ms;
+        if (span < 500)
+            continue;
+        for (int l = 0; l < p->p.nlayers; l++) {
+            p->layer_bps[l] = (uint32_t)(p->layer_bytes[l] * 8000 / span);
+            p->layer_bytes[l] = 0;
+        }
+        p->rate_since_ms = now_ms;
+        if (p->p.kind == ROUTER_VIDEO && p->p.nlayers > 1)
+            for (consumer_t *c = p->consumers; c; c = c->next_in_producer)
+                select_layer(c, now_ms);
+    }
+    for (transport_t *t = w->transports.all; t; t = t->next_all)
+        if (t->bwe)
+            report_low_bandwidth(w, t);
+}
+
 void router_send_nacks(struct lg_worker *w, uint64_t now_ms)
 {
     for (producer_t *p = w->producers; p; p = p->next) {
@@ -521,6 +596,23 @@ static void on_sender_report(transport_t *t, const rtcp_packet_t *pkt, uint64_t 
                 rx_stats_on_sr(&t->producers[i]->rx[l], sr.ntp, now_ms);
 }
 
+/* Transport-cc feedback or REMB from a subscriber: its leg's bandwidth estimate. */
+static void on_estimate_feedback(transport_t *t, const rtcp_fb_t *fb)
+{
+    rtcp_twcc_status_t *tls = t->w->twcc_scratch; /* one packet at a time per worker */
+    uint64_t now_us = uv_hrtime() / 1000;
+    if (fb->pt == RTCP_RTPFB && fb->fmt == RTCP_RTPFB_TWCC) {
+        rtcp_twcc_t hdr;
+        size_t n = 0;
+        if (rtcp_twcc_parse(fb, &hdr, tls, ROUTER_TWCC_MAX, &n) == 0 || n > 0)
+            bwe_on_twcc(t->bwe, &hdr, tls, n, now_us);
+    } else if (fb->pt == RTCP_PSFB && fb->fmt == RTCP_PSFB_AFB) {
+        rtcp_remb_t remb;
+        if (rtcp_remb_parse(fb, &remb) == 0)
+            bwe_on_remb(t->bwe, remb.bitrate, now_us);
+    }
+}
+
 /* A subscriber's generic NACK: resend what the producer's buffer still holds, rewritten again. */
 static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
 {
@@ -557,6 +649,9 @@ void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, si
             on_sender_report(t, &pkt, lg_worker_now_ms(w));
         if (pkt.pt == RTCP_RTPFB && rtcp_parse_fb(&pkt, &fb) == 0 && fb.fmt == RTCP_RTPFB_NACK)
             on_nack(w, t, &fb);
+        if (t->bwe && (pkt.pt == RTCP_RTPFB || pkt.pt == RTCP_PSFB) &&
+            rtcp_parse_fb(&pkt, &fb) == 0)
+            on_estimate_feedback(t, &fb);
         if (pkt.pt != RTCP_PSFB || rtcp_parse_fb(&pkt, &fb) != 0)
             continue;
         if (fb.fmt != RTCP_PSFB_PLI && fb.fmt != RTCP_PSFB_FIR)

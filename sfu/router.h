@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "media/active_speaker.h"
+#include "media/bwe.h"
+#include "media/layer_selector.h"
 #include "media/nack_generator.h"
 #include "media/rtx_buffer.h"
 #include "sfu/rtcp_reports.h"
@@ -21,7 +23,8 @@
 #define ROUTER_PLI_INTERVAL_MS  500 /* keyframe requests to one publisher track, at most */
 #define ROUTER_RTX_CAPACITY     256 /* video packets kept per layer for NACK replies (~1 s) */
 #define ROUTER_RTX_MAX_AGE_MS   1000
-#define ROUTER_NACK_INTERVAL_MS 20 /* how often uplink losses are NACKed */
+#define ROUTER_NACK_INTERVAL_MS 20   /* how often uplink losses are NACKed */
+#define ROUTER_TWCC_MAX         1024 /* statuses decoded from one transport-cc feedback */
 
 typedef enum { ROUTER_AUDIO = 0, ROUTER_VIDEO } router_kind_t;
 
@@ -48,7 +51,7 @@ typedef struct {
     uint32_t ssrc; /* the relay's outbound SSRC in the subscriber's SDP */
     uint8_t pt;
     /* the subscriber's extension ids (0: not negotiated, the element is blanked) */
-    uint8_t ext_abs_send_time, ext_audio_level;
+    uint8_t ext_abs_send_time, ext_audio_level, ext_twcc;
     int preferred_layer; /* 0 = highest quality; -1 = let the relay choose */
 } consumer_params_t;
 
@@ -70,8 +73,11 @@ typedef struct producer {
     rtxbuf_t *rtx[ROUTER_MAX_LAYERS];   /* video: sent packets, for subscribers' NACKs */
     nackgen_t *nack[ROUTER_MAX_LAYERS]; /* video: uplink losses the relay NACKs */
     uint32_t rtx_ssrcs[ROUTER_MAX_LAYERS];
-    room_audio_t *audio_room; /* audio producers with the audio-level extension */
-    struct room_mix *mix;     /* its room's mixer, while someone there is mixed */
+    room_audio_t *audio_room;                /* audio producers with the audio-level extension */
+    struct room_mix *mix;                    /* its room's mixer, while someone there is mixed */
+    uint64_t layer_bytes[ROUTER_MAX_LAYERS]; /* since rate_since_ms */
+    uint32_t layer_bps[ROUTER_MAX_LAYERS];   /* measured over the last window */
+    uint64_t rate_since_ms;
     int speaker_slot;
     bool muted;
     uint64_t last_pli_ms;
@@ -86,6 +92,7 @@ struct consumer {
     transport_t *t;
     uint8_t id_map[16]; /* publisher extension id -> subscriber id, 0 blanks it */
     int layer;          /* forwarded layer, -1 until a keyframe arrives */
+    layersel_t sel;     /* simulcast: the layer its estimate affords (index 0 = lowest) */
     int target_layer;
     bool started;      /* first packet forwarded */
     uint16_t seq_out;  /* last sequence number sent */
@@ -120,6 +127,10 @@ void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, si
 
 /* Updates every room's dominant speaker and reports changes to the control thread. */
 void router_update_speakers(struct lg_worker *w, uint64_t now_ms);
+
+/* Re-measures simulcast layer bitrates and re-picks each subscriber's layer from its bandwidth
+ * estimate; reports subscribers crossing the low-bandwidth threshold (every 500 ms). */
+void router_update_layers(struct lg_worker *w, uint64_t now_ms);
 
 /* Sends NACKs for losses on publishers' uplinks (every ROUTER_NACK_INTERVAL_MS). */
 void router_send_nacks(struct lg_worker *w, uint64_t now_ms);

@@ -227,6 +227,8 @@ void transport_close(transport_t *t, transport_close_t why)
     dtls_session_free(&t->dtls);
     if (t->srtp_ready)
         srtp_session_free(&t->srtp);
+    free(t->bwe);
+    t->bwe = NULL;
     t->srtp_ready = 0;
     w->counters.transports_closed[why < 16 ? why : 15]++;
     w->counters.transports_live--;

@@ -4,6 +4,7 @@
 #ifndef LG_TRANSPORT_H
 #define LG_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
@@ -88,6 +89,9 @@ typedef struct transport {
     struct producer *producers[16]; /* tracks this (publish) transport receives */
     int nproducers;
     struct consumer *consumers; /* tracks this (subscribe) transport sends */
+    struct bwe *bwe;            /* subscribe legs: estimate from transport-cc or REMB */
+    uint16_t twcc_seq;          /* transport-wide sequence numbers the relay stamps */
+    bool low_bandwidth;         /* last state reported to the control thread */
     /* per-transport counts */
     uint64_t rtp_in, rtcp_in, srtp_fail;
     struct transport *next_ufrag; /* hash chains, see transport_table.h */

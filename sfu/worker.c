@@ -140,6 +140,10 @@ static void on_feedback_timer(uv_timer_t *timer)
     lg_worker_t *w = timer->data;
     router_send_nacks(w, lg_worker_now_ms(w));
     router_update_speakers(w, lg_worker_now_ms(w));
+    if (lg_worker_now_ms(w) - w->last_layers_ms >= 500) {
+        w->last_layers_ms = lg_worker_now_ms(w);
+        router_update_layers(w, w->last_layers_ms);
+    }
     mixing_tick(w, lg_worker_now_ms(w));
     for (int i = 0; i < w->udp_started; i++)
         udp_io_flush(&w->udp[i]);

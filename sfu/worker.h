@@ -36,8 +36,17 @@ enum {
     CONTROL_MSG_STATS = 0,
     CONTROL_MSG_TRANSPORT,
     CONTROL_MSG_ACTIVE_SPEAKER,
+    CONTROL_MSG_LOW_BANDWIDTH,
     CONTROL_MSG_COUNT
 };
+
+/* Worker -> control: a subscriber's estimate crossed the low-bandwidth threshold. */
+typedef struct {
+    lg_msg_t hdr; /* CONTROL_MSG_LOW_BANDWIDTH */
+    uint64_t transport_id;
+    bool low;
+    uint64_t estimate_bps;
+} worker_low_bw_msg_t;
 
 /* Worker -> control: a room's dominant speaker changed. */
 typedef struct {
@@ -127,7 +136,9 @@ typedef struct lg_worker {
     uint64_t last_reports_ms;
     uv_timer_t feedback_timer; /* uplink NACKs */
     uint8_t rtx_scratch[1500]; /* an original restored from an RTX packet */
-    uint8_t scratch[2048];     /* one packet being built for an ICE-TCP path */
+    rtcp_twcc_status_t twcc_scratch[ROUTER_TWCC_MAX];
+    uint64_t last_layers_ms;
+    uint8_t scratch[2048]; /* one packet being built for an ICE-TCP path */
     uint64_t lag_expected_ns;
     lg_counters_t counters; /* written only on this worker's thread */
     int running;

@@ -232,6 +232,24 @@ static sig_session_t *session_of_transport(signaling_t *sig, uint64_t id, const 
     return NULL;
 }
 
+void signaling_on_low_bandwidth(signaling_t *sig, uint64_t transport_id, bool low,
+                                uint64_t estimate_bps)
+{
+    const char *which;
+    sig_session_t *s = session_of_transport(sig, transport_id, &which);
+    if (!s || !s->p || sig->cfg->mix_below_kbps == 0)
+        return;
+    LG_INFO("participant %s: estimated downlink %llu kbit/s: %s", s->p->id,
+            (unsigned long long)(estimate_bps / 1000), low ? "low bandwidth" : "recovered");
+    if (low && !s->p->mixed_audio) {
+        s->auto_mixed = true;
+        sig_set_mixed_audio(s, true);
+    } else if (!low && s->auto_mixed) {
+        s->auto_mixed = false;
+        sig_set_mixed_audio(s, false);
+    }
+}
+
 void signaling_on_transport(signaling_t *sig, const worker_transport_msg_t *m)
 {
     const char *which = "publish";

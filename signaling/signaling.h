@@ -49,6 +49,11 @@ int signaling_init(signaling_t *s, uv_loop_t *loop, const lg_config_t *cfg, char
 /* A worker reported a transport connected or closed: tells its participant. Control thread. */
 void signaling_on_transport(signaling_t *s, const worker_transport_msg_t *m);
 
+/* A subscriber's estimated downlink fell below (or rose back above) the mix-below-kbps threshold:
+ * switches it to mixed audio and back (unless it asked for mixed audio itself). */
+void signaling_on_low_bandwidth(signaling_t *s, uint64_t transport_id, bool low,
+                                uint64_t estimate_bps);
+
 /* A worker measured a new dominant speaker in a room: tells the room. Control thread. */
 void signaling_on_active_speaker(signaling_t *s, const char *room, const char *participant);
 

@@ -58,6 +58,7 @@ struct sig_session {
     negotiate_local_t offered_local;
     int64_t offer_seq;
     bool offer_pending, offer_dirty;
+    bool auto_mixed; /* mixed because its estimate fell, not because it asked */
     struct sig_session *next;
 };
 

@@ -237,6 +237,7 @@ static void post_consumer(sig_session_t *s, const sig_slot_t *sl, const negotiat
     c->pt = sl->codec.pt;
     c->ext_abs_send_time = (uint8_t)m->ext.abs_send_time;
     c->ext_audio_level = (uint8_t)m->ext.audio_level;
+    c->ext_twcc = (uint8_t)m->ext.twcc;
     c->preferred_layer = -1;
     lg_worker_post(&s->sig->workers[s->p->room->worker], &msg->hdr);
 }

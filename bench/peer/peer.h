@@ -87,6 +87,7 @@ typedef struct {
     bool wrong_certificate; /* DTLS presents another certificate than the offer's fingerprint */
     unsigned rx_loss_pct;   /* subscribe leg: drop this % of received video packets (0..50) */
     bool send_nacks;        /* subscribe leg: NACK missing video packets (RFC 4585) */
+    unsigned remb_bps;      /* subscribe leg: report this estimate in REMB every 250 ms */
     bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
     unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
                                it at net.core.rmem_max/wmem_max); 0: the system default */

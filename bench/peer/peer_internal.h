@@ -166,6 +166,7 @@ struct peer {
     int sending;
     int consent;
     int64_t next_sr;
+    int64_t last_remb_ns;
     uint8_t *txbuf; /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
     uint8_t *rxbuf; /* PEER_RX_MAX */
     peer_rx_t *rx;  /* PEER_MAX_STREAMS */

@@ -487,6 +487,15 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
     check_keyframe(p, leg, rx, &pkt, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);
+    if (leg->kind == LEG_SUBSCRIBE && video && p->o.remb_bps &&
+        now - p->last_remb_ns >= 250 * NS_PER_MS) {
+        p->last_remb_ns = now;
+        rtcp_remb_t remb = {.bitrate = p->o.remb_bps, .ssrc_count = 1, .ssrcs = {pkt.ssrc}};
+        rtcp_writer_t w;
+        rtcp_writer_init(&w, p->txbuf, PEER_TX_MAX);
+        if (rtcp_write_remb(&w, leg->rtcp_ssrc, &remb) == 0)
+            send_rtcp(p, leg, &w);
+    }
 }
 
 static void on_feedback(peer_t *p, const rtcp_packet_t *pkt)

@@ -284,6 +284,41 @@ static void test_mixed_audio(void **state)
         peer_free(pubs[i]);
 }
 
+/* A subscriber whose estimate (REMB) stays below mix-below-kbps is moved to mixed audio. */
+static void test_low_bandwidth_mixes(void **state)
+{
+    peer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = rf_cfg.listen_port;
+    o.remb_bps = 90000; /* below the default 150 kbit/s */
+    o.token = relay_fixture_token("thin", "embassy", AUTH_ROLE_PARTICIPANT, 600);
+    char err[256];
+    peer_t *thin = peer_new(&o, err, sizeof err);
+    assert_non_null(thin);
+    assert_int_equal(peer_join(thin, 5000), 0);
+    peer_t *pubs[2] = {make_peer("thin", "a"), make_peer("thin", "b")};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(peer_publish(pubs[i], 10000), 0);
+    assert_int_equal(peer_wait_subscribed(thin, 10000), 0);
+    peer_t *others[2] = {thin, pubs[1]};
+    run_all(pubs[0], others, 2, 4000, 4300);
+    peer_stats_t st;
+    peer_get_stats(thin, &st);
+    assert_true(st.subscribe_offers >= 2); /* renegotiated to the mix */
+    int mix = 0;
+    peer_stream_stats_t s;
+    for (int i = 0; i < peer_stream_count(thin); i++)
+        if (peer_get_stream(thin, i, &s) == 0 && s.kind == PEER_STREAM_AUDIO && s.sender_id == 0 &&
+            s.packets > 0)
+            mix++;
+    assert_int_equal(mix, 1);
+    assert_int_equal(worker_counters().mixed_listeners, 1);
+    peer_free(thin);
+    for (int i = 0; i < 2; i++)
+        peer_free(pubs[i]);
+}
+
 static int setup(void **state)
 {
     return relay_fixture_start(NULL);
@@ -300,7 +335,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fan_out),     cmocka_unit_test(test_nack_repair),
         cmocka_unit_test(test_mute),        cmocka_unit_test(test_active_speaker),
-        cmocka_unit_test(test_mixed_audio),
+        cmocka_unit_test(test_mixed_audio), cmocka_unit_test(test_low_bandwidth_mixes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
