@@ -46,6 +46,7 @@ void peer_rand_token(char *out, size_t n)
     out[n] = '\0';
 }
 
+static void vnote(peer_t *p, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void vnote(peer_t *p, const char *fmt, va_list ap)
 {
     vsnprintf(p->err, sizeof p->err, fmt, ap);
