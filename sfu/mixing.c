@@ -141,6 +141,17 @@ void mixing_producer_removed(struct lg_worker *w, struct producer *p)
     p->mix = NULL;
 }
 
+void mixing_on_report(struct lg_worker *w, transport_t *t, uint32_t ssrc, uint8_t fraction_lost)
+{
+    for (room_mix_t *rm = w->mixes; rm; rm = rm->next)
+        for (mix_listener_t *l = rm->listeners; l; l = l->next)
+            if (l->t == t && l->ssrc == ssrc) {
+                mixer_listener_set_loss(rm->mixer, l->participant,
+                                        (unsigned)fraction_lost * 100 / 256);
+                return;
+            }
+}
+
 static void send_output(room_mix_t *rm, const mixer_output_t *out)
 {
     for (mix_listener_t *l = rm->listeners; l; l = l->next) {

@@ -54,6 +54,10 @@ void mixing_producer_removed(struct lg_worker *w, struct producer *p);
 /* Transport t is closing: drops its listeners. */
 void mixing_transport_closed(struct lg_worker *w, transport_t *t);
 
+/* A receiver report block from transport t: if it is about a mixed stream, its loss tunes that
+ * listener's Opus FEC. */
+void mixing_on_report(struct lg_worker *w, transport_t *t, uint32_t ssrc, uint8_t fraction_lost);
+
 /* Runs every due mixer tick and sends the packets (from the feedback timer). */
 void mixing_tick(struct lg_worker *w, uint64_t now_ms);
 

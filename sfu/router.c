@@ -584,6 +584,16 @@ static consumer_t *consumer_by_ssrc(transport_t *t, uint32_t ssrc)
     return NULL;
 }
 
+/* A subscriber's receiver report: the loss of a mixed stream tunes that listener's encoder. */
+static void on_receiver_report(lg_worker_t *w, transport_t *t, const rtcp_packet_t *pkt)
+{
+    rtcp_rr_t rr;
+    if (rtcp_parse_rr(pkt, &rr) != 0)
+        return;
+    for (int i = 0; i < rr.rb_count; i++)
+        mixing_on_report(w, t, rr.rb[i].ssrc, rr.rb[i].fraction_lost);
+}
+
 /* A publisher's sender report: remember it for the LSR/DLSR of our receiver reports. */
 static void on_sender_report(transport_t *t, const rtcp_packet_t *pkt, uint64_t now_ms)
 {
@@ -647,6 +657,8 @@ void router_on_rtcp(struct lg_worker *w, transport_t *t, const uint8_t *data, si
         rtcp_fb_t fb;
         if (pkt.pt == RTCP_SR)
             on_sender_report(t, &pkt, lg_worker_now_ms(w));
+        if (pkt.pt == RTCP_RR && w->mixes)
+            on_receiver_report(w, t, &pkt);
         if (pkt.pt == RTCP_RTPFB && rtcp_parse_fb(&pkt, &fb) == 0 && fb.fmt == RTCP_RTPFB_NACK)
             on_nack(w, t, &fb);
         if (t->bwe && (pkt.pt == RTCP_RTPFB || pkt.pt == RTCP_PSFB) &&

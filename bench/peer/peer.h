@@ -88,6 +88,7 @@ typedef struct {
     unsigned rx_loss_pct;   /* subscribe leg: drop this % of received video packets (0..50) */
     bool send_nacks;        /* subscribe leg: NACK missing video packets (RFC 4585) */
     unsigned remb_bps;      /* subscribe leg: report this estimate in REMB every 250 ms */
+    bool pli_flood;         /* subscribe leg: send a PLI for every video packet (abuse test) */
     bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
     unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
                                it at net.core.rmem_max/wmem_max); 0: the system default */
@@ -147,7 +148,7 @@ typedef struct {
     uint64_t plis_sent;
     uint64_t rx_dropped; /* received packets dropped on purpose (rx_loss_pct) */
     uint64_t nacks_sent; /* sequence numbers NACKed */
-    uint32_t streams; /* distinct SSRCs received */
+    uint32_t streams;    /* distinct SSRCs received */
 
     /* send -> receive latency of received packets with a trailer (one machine: one clock) */
     uint64_t latency_samples; /* packets measured (the percentiles use a bounded sample) */
@@ -161,7 +162,7 @@ typedef struct {
     char participant_id[65];   /* from `joined` */
     char active_speaker[65];   /* participant id of the last `active_speaker` push */
     uint64_t active_speaker_changes;
-    char closed_by[32];        /* "kicked", "meeting_ended", "denied", "closed" or "" */
+    char closed_by[32]; /* "kicked", "meeting_ended", "denied", "closed" or "" */
     char last_error[256];
 } peer_stats_t;
 

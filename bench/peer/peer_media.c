@@ -487,6 +487,8 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
     check_keyframe(p, leg, rx, &pkt, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);
+    if (leg->kind == LEG_SUBSCRIBE && video && p->o.pli_flood)
+        send_pli(p, leg, pkt.ssrc);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.remb_bps &&
         now - p->last_remb_ns >= 250 * NS_PER_MS) {
         p->last_remb_ns = now;

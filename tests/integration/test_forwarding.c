@@ -319,6 +319,44 @@ static void test_low_bandwidth_mixes(void **state)
         peer_free(pubs[i]);
 }
 
+/* Subscribers flooding keyframe requests cannot make the relay flood the publisher: PLIs reach
+ * it at most once per throttle window. */
+static void test_pli_throttle(void **state)
+{
+    peer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = rf_cfg.listen_port;
+    o.pli_flood = true;
+    char err[256];
+    peer_t *subs[2];
+    for (int i = 0; i < 2; i++) {
+        o.token = relay_fixture_token("pli", i ? "flood1" : "flood0", AUTH_ROLE_PARTICIPANT, 600);
+        subs[i] = peer_new(&o, err, sizeof err);
+        assert_non_null(subs[i]);
+        assert_int_equal(peer_join(subs[i], 5000), 0);
+    }
+    peer_t *pub = make_peer("pli", "pub");
+    assert_int_equal(peer_publish(pub, 10000), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(peer_wait_subscribed(subs[i], 10000), 0);
+    lg_counters_t before = worker_counters();
+    run_all(pub, subs, 2, 3000, 3000);
+    peer_stats_t ps, s0, s1;
+    peer_get_stats(pub, &ps);
+    peer_get_stats(subs[0], &s0);
+    peer_get_stats(subs[1], &s1);
+    assert_true(s0.plis_sent + s1.plis_sent > 100); /* the flood happened */
+    /* 3 s of flooding: at most one per 500 ms window (plus the ones from joining) */
+    assert_true(ps.plis_received <= 3000 / ROUTER_PLI_INTERVAL_MS + 4);
+    assert_true(ps.plis_received >= 2);
+    lg_counters_t after = worker_counters();
+    assert_true(after.pli_throttled - before.pli_throttled > 100);
+    for (int i = 0; i < 2; i++)
+        peer_free(subs[i]);
+    peer_free(pub);
+}
+
 static int setup(void **state)
 {
     return relay_fixture_start(NULL);
@@ -333,9 +371,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fan_out),     cmocka_unit_test(test_nack_repair),
-        cmocka_unit_test(test_mute),        cmocka_unit_test(test_active_speaker),
-        cmocka_unit_test(test_mixed_audio), cmocka_unit_test(test_low_bandwidth_mixes),
+        cmocka_unit_test(test_fan_out),      cmocka_unit_test(test_nack_repair),
+        cmocka_unit_test(test_mute),         cmocka_unit_test(test_active_speaker),
+        cmocka_unit_test(test_mixed_audio),  cmocka_unit_test(test_low_bandwidth_mixes),
+        cmocka_unit_test(test_pli_throttle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
