@@ -224,6 +224,17 @@ INT_SETTER(max_participants, 2, 10000, "a participant count")
 INT_SETTER(empty_room_grace_s, 0, 86400, "seconds")
 INT_SETTER(consent_timeout_s, 1, 300, "seconds")
 INT_SETTER(mix_below_kbps, 0, 100000, "kbit/s")
+INT_SETTER(mix_bitrate, 6000, 128000, "bits/s")
+
+static int set_mix_ptime(lg_config_t *c, const char *v, char *why, size_t n)
+{
+    if (strcmp(v, "20") != 0 && strcmp(v, "40") != 0 && strcmp(v, "60") != 0) {
+        snprintf(why, n, "expected 20, 40 or 60 (ms), got '%s'", v);
+        return LG_EINVAL;
+    }
+    c->mix_ptime_ms = atoi(v);
+    return 0;
+}
 
 static int set_lobby(lg_config_t *c, const char *v, char *why, size_t n)
 {
@@ -277,6 +288,12 @@ static const config_key_t KEYS[] = {
      "switch a subscriber to mixed audio while its "
      "estimate stays below this (default 150; 0 "
      "off)"},
+    {"mix-bitrate", "BPS", set_mix_bitrate,
+     "Opus bitrate of mixed audio (default 24000; 8000 is "
+     "the <= 16 kbit/s emergency profile)"},
+    {"mix-ptime", "MS", set_mix_ptime,
+     "packet time of mixed audio: 20, 40 or 60 (default 60: "
+     "<= 32 kbit/s on the wire at 24 kbit/s)"},
     {"secret-file", "FILE", set_secret_file,
      "HS256 token secret (default: STATE/secret, generated)"},
     {"audience", "AUD", set_audience, "required `aud` claim of join tokens (default legation)"},
@@ -325,6 +342,8 @@ void lg_config_defaults(lg_config_t *cfg)
     cfg->empty_room_grace_s = 60;
     cfg->consent_timeout_s = 30;
     cfg->mix_below_kbps = 150;
+    cfg->mix_bitrate = 24000;
+    cfg->mix_ptime_ms = 60;
 }
 
 int lg_config_set(lg_config_t *cfg, const char *key, const char *value, const char *origin,

@@ -32,6 +32,8 @@ typedef struct {
     int stats_interval_ms;             /* how often the control thread refreshes worker counters */
     int consent_timeout_s; /* RFC 7675: a path without a valid check this long is closed */
     int mix_below_kbps;    /* a subscriber estimated below this gets mixed audio; 0: never */
+    int mix_bitrate;       /* Opus bits/s of mixed audio */
+    int mix_ptime_ms;      /* 20, 40 or 60 */
     /* signaling */
     char secret_file[LG_CONFIG_PATH_MAX]; /* HS256 secret; empty: state_dir/secret (generated) */
     char audience[64];                    /* expected `aud` of join tokens */

@@ -27,6 +27,8 @@ static room_mix_t *create_mix(lg_worker_t *w, const char *room)
     room_mix_t *rm = calloc(1, sizeof *rm);
     mixer_config_t cfg;
     mixer_config_default(&cfg);
+    cfg.bitrate_bps = w->cfg->mix_bitrate;
+    cfg.ptime_ms = (unsigned)w->cfg->mix_ptime_ms;
     if (!rm || mixer_create(&cfg, &rm->mixer) != 0) {
         free(rm);
         return NULL;

@@ -3,6 +3,7 @@
 #include "sfu/router.h"
 #include "media/rtcp.h"
 #include "media/rtp.h"
+#include "media/h264.h"
 #include "media/vp8.h"
 #include "sfu/lg_error.h"
 #include "sfu/worker.h"
@@ -415,7 +416,10 @@ static bool video_in(producer_t *p, int layer, const uint8_t *data, size_t len,
 {
     bool keyframe = false;
     vp8_desc_t d;
-    if (vp8_parse(pkt->payload, pkt->payload_len, &d) == 0)
+    h264_info_t h;
+    if (p->p.h264)
+        keyframe = h264_parse(pkt->payload, pkt->payload_len, &h) == 0 && (h.idr || h.sps);
+    else if (vp8_parse(pkt->payload, pkt->payload_len, &d) == 0)
         keyframe = d.keyframe;
     if (!p->rtx[layer] && (p->rtx[layer] = calloc(1, sizeof *p->rtx[layer])) != NULL &&
         rtxbuf_init(p->rtx[layer], ROUTER_RTX_CAPACITY, ROUTER_RTX_MAX_AGE_MS) != 0) {
@@ -550,9 +554,21 @@ void router_update_layers(struct lg_worker *w, uint64_t now_ms)
             for (consumer_t *c = p->consumers; c; c = c->next_in_producer)
                 select_layer(c, now_ms);
     }
-    for (transport_t *t = w->transports.all; t; t = t->next_all)
-        if (t->bwe)
-            report_low_bandwidth(w, t);
+    uint64_t legs = 0, sum = 0, min = 0, low = 0;
+    for (transport_t *t = w->transports.all; t; t = t->next_all) {
+        if (!t->bwe)
+            continue;
+        report_low_bandwidth(w, t);
+        uint64_t e = bwe_estimate(t->bwe);
+        legs++;
+        sum += e;
+        min = legs == 1 || e < min ? e : min;
+        low += t->low_bandwidth;
+    }
+    w->counters.bwe_legs = legs;
+    w->counters.bwe_sum_bps = sum;
+    w->counters.bwe_min_bps = min;
+    w->counters.bwe_low_legs = low;
 }
 
 void router_send_nacks(struct lg_worker *w, uint64_t now_ms)

@@ -35,6 +35,7 @@ typedef struct {
     router_kind_t kind;
     uint8_t pt, rtx_pt;
     uint32_t clock_rate;
+    bool h264; /* key frames by IDR (RFC 6184) instead of the VP8 payload descriptor */
     char mid[ROUTER_MID_MAX];
     int nlayers; /* 1 without simulcast */
     char rids[ROUTER_MAX_LAYERS][ROUTER_RID_MAX];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SDP_TEXT_MAX (64 * 1024)
 
@@ -81,6 +82,7 @@ static void post_producer(sig_session_t *s, const sig_track_t *tr)
     p->pt = n->codecs[0].pt;
     p->rtx_pt = n->codecs[0].rtx_pt;
     p->clock_rate = n->codecs[0].clock_rate;
+    p->h264 = strcasecmp(n->codecs[0].name, "H264") == 0;
     snprintf(p->mid, sizeof p->mid, "%.31s", n->mid);
     p->nlayers = n->layer_count ? n->layer_count : 1;
     if (p->nlayers > ROUTER_MAX_LAYERS)

@@ -117,6 +117,13 @@ static void test_bad_flags(void **state)
     assert_int_equal(lg_config_parse_args(&c, 4, a4, 2, err, sizeof err), LG_EINVAL);
     char *a5[] = {"legation", "run", "--media-listen", "127.0.0.1,not-an-ip"};
     assert_int_equal(lg_config_parse_args(&c, 4, a5, 2, err, sizeof err), LG_EINVAL);
+    char *a7[] = {"legation", "run", "--mix-ptime", "30"};
+    assert_int_equal(lg_config_parse_args(&c, 4, a7, 2, err, sizeof err), LG_EINVAL);
+    assert_non_null(strstr(err, "20, 40 or 60"));
+    char *a8[] = {"legation", "run", "--mix-ptime", "40", "--mix-bitrate", "8000"};
+    assert_int_equal(lg_config_parse_args(&c, 6, a8, 2, err, sizeof err), 0);
+    assert_int_equal(c.mix_ptime_ms, 40);
+    assert_int_equal(c.mix_bitrate, 8000);
     char *a6[] = {"legation", "run", "stray"};
     assert_int_equal(lg_config_parse_args(&c, 3, a6, 2, err, sizeof err), LG_EINVAL);
 }
