@@ -243,6 +243,20 @@ static void free_producer(lg_worker_t *w, producer_t *p)
     free(p);
 }
 
+void router_remove_producer(struct lg_worker *w, uint64_t id)
+{
+    producer_t *p = find_producer(w, id);
+    if (!p)
+        return;
+    transport_t *t = p->t;
+    for (int i = 0; i < t->nproducers; i++)
+        if (t->producers[i] == p) {
+            t->producers[i] = t->producers[--t->nproducers];
+            break;
+        }
+    free_producer(w, p);
+}
+
 void router_transport_closed(struct lg_worker *w, transport_t *t)
 {
     mixing_transport_closed(w, t);

@@ -115,6 +115,8 @@ struct lg_worker;
 int router_add_producer(struct lg_worker *w, const producer_params_t *p);
 int router_add_consumer(struct lg_worker *w, const consumer_params_t *p);
 void router_remove_consumer(struct lg_worker *w, uint64_t id);
+/* A track was renegotiated away: its producer and consumers go. */
+void router_remove_producer(struct lg_worker *w, uint64_t id);
 void router_set_muted(struct lg_worker *w, uint64_t producer_id, bool muted);
 
 /* Forgets every producer and consumer on transport t (it is closing). */

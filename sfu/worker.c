@@ -149,6 +149,12 @@ static void on_feedback_timer(uv_timer_t *timer)
         udp_io_flush(&w->udp[i]);
 }
 
+static void on_producer_remove(void *ctx, lg_msg_t *m)
+{
+    router_remove_producer(ctx, ((worker_id_msg_t *)m)->id);
+    free(m);
+}
+
 static void on_mix_add(void *ctx, lg_msg_t *m)
 {
     mixing_add_listener(ctx, &((worker_mix_add_t *)m)->params);
@@ -208,6 +214,7 @@ static const lg_mq_handler_fn WORKER_HANDLERS[WORKER_MSG_COUNT] = {
     [WORKER_MSG_CONSUMER_ADD] = on_consumer_add,
     [WORKER_MSG_CONSUMER_REMOVE] = on_consumer_remove,
     [WORKER_MSG_PRODUCER_MUTE] = on_producer_mute,
+    [WORKER_MSG_PRODUCER_REMOVE] = on_producer_remove,
     [WORKER_MSG_MIX_LISTENER_ADD] = on_mix_add,
     [WORKER_MSG_MIX_LISTENER_REMOVE] = on_mix_remove,
 };

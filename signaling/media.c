@@ -101,12 +101,42 @@ static void post_producer(sig_session_t *s, const sig_track_t *tr)
     lg_worker_post(&s->sig->workers[s->publish_worker], &msg->hdr);
 }
 
+static const negotiate_track_t *result_track(const negotiate_publish_t *res, const char *mid)
+{
+    for (int i = 0; i < res->track_count; i++)
+        if (strcmp(res->tracks[i].mid, mid) == 0 && res->tracks[i].direction != SDP_DIR_INACTIVE &&
+            res->tracks[i].codec_count > 0)
+            return &res->tracks[i];
+    return NULL;
+}
+
+static void post_producer_remove(sig_session_t *s, uint64_t id)
+{
+    worker_id_msg_t *msg = lg_msg_new(WORKER_MSG_PRODUCER_REMOVE, sizeof *msg);
+    if (!msg)
+        return;
+    msg->id = id;
+    lg_worker_post(&s->sig->workers[s->publish_worker], &msg->hdr);
+}
+
+/* Tracks follow the negotiated m-lines: ones that went away (or inactive) lose their producer,
+ * new ones (a screen share added by renegotiation) get one; the others are left running. */
 static void record_tracks(sig_session_t *s, const negotiate_publish_t *res)
 {
-    s->ntracks = 0;
+    int kept = 0;
+    for (int i = 0; i < s->ntracks; i++) {
+        if (result_track(res, s->tracks[i].neg.mid))
+            s->tracks[kept++] = s->tracks[i];
+        else
+            post_producer_remove(s, s->tracks[i].producer_id);
+    }
+    s->ntracks = kept;
     for (int i = 0; i < res->track_count && s->ntracks < SIG_MAX_TRACKS; i++) {
         const negotiate_track_t *n = &res->tracks[i];
-        if (n->direction == SDP_DIR_INACTIVE || n->codec_count == 0)
+        bool known = false;
+        for (int k = 0; k < kept; k++)
+            known |= strcmp(s->tracks[k].neg.mid, n->mid) == 0;
+        if (known || n->direction == SDP_DIR_INACTIVE || n->codec_count == 0)
             continue;
         sig_track_t *tr = &s->tracks[s->ntracks++];
         tr->producer_id = ++s->sig->next_transport_id;
@@ -130,10 +160,15 @@ typedef struct {
 static void publish_negotiated(sig_session_t *s, const proto_msg_t *m, publish_work_t *w,
                                int worker)
 {
-    s->publish_transport = ++s->sig->next_transport_id;
-    s->publish_worker = worker;
-    sig_post_transport(s, &w->local, w->result.ice_ufrag, w->result.fingerprint,
-                       s->publish_transport, worker);
+    if (!s->publish_transport) {
+        s->publish_transport = ++s->sig->next_transport_id;
+        s->publish_worker = worker;
+        s->publish_local = w->local;
+        snprintf(s->publish_remote_ufrag, sizeof s->publish_remote_ufrag, "%s",
+                 w->result.ice_ufrag);
+        sig_post_transport(s, &w->local, w->result.ice_ufrag, w->result.fingerprint,
+                           s->publish_transport, worker);
+    }
     record_tracks(s, &w->result);
     sig_send(s, proto_build_publish_answer(&m->id, w->text));
     if (s->p->muted_audio)
@@ -149,11 +184,6 @@ void sig_on_publish(sig_session_t *s, const proto_msg_t *m)
         sig_error(s, &m->id, PROTO_ERR_FORBIDDEN, "observers cannot publish");
         return;
     }
-    if (s->publish_transport) {
-        sig_error(s, &m->id, PROTO_ERR_BAD_REQUEST,
-                  "already publishing: renegotiating a publish connection is not supported yet");
-        return;
-    }
     publish_work_t *w = malloc(sizeof *w);
     if (!w) {
         sig_error(s, &m->id, PROTO_ERR_INTERNAL, "out of memory");
@@ -165,11 +195,16 @@ void sig_on_publish(sig_session_t *s, const proto_msg_t *m)
     int worker = s->p->room->worker;
     if (sdp_parse((const uint8_t *)m->sdp.sdp, m->sdp.sdp_len, &w->offer, &se) != 0) {
         sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "%s", se.msg);
-    } else if (sig_local_params(s->sig, worker, &w->local) != 0) {
+    } else if (s->publish_transport ? (w->local = s->publish_local, 0) /* renegotiation */
+                                    : sig_local_params(s->sig, worker, &w->local) != 0) {
         sig_error(s, &m->id, PROTO_ERR_INTERNAL, "no randomness for ICE credentials");
     } else if (negotiate_publish(&w->offer, &w->local, &w->answer, &w->result, why, sizeof why) !=
                0) {
         sig_error(s, &m->id, PROTO_ERR_BAD_SDP, "%s", why);
+    } else if (s->publish_transport && strcmp(w->result.ice_ufrag, s->publish_remote_ufrag) != 0) {
+        sig_error(
+            s, &m->id, PROTO_ERR_BAD_SDP,
+            "an ICE restart on the publish connection is not supported: leave and join again");
     } else if (sdp_write(&w->answer, w->text, sizeof w->text - 1, &len) != 0) {
         sig_error(s, &m->id, PROTO_ERR_INTERNAL, "the answer does not fit");
     } else {

@@ -47,6 +47,8 @@ struct sig_session {
     int publish_worker;
     sig_track_t tracks[SIG_MAX_TRACKS];
     int ntracks;
+    negotiate_local_t publish_local; /* kept for renegotiations of the publish connection */
+    char publish_remote_ufrag[NEGOTIATE_ICE_MAX];
     /* subscribe connection (the relay offers) */
     negotiate_local_t sub_local;
     bool sub_local_ready;

@@ -487,10 +487,23 @@ static void test_publish_answer(void **state)
     assert_non_null(strstr(sdp, "tcptype passive"));
     assert_non_null(strstr(sdp, "a=simulcast:recv h;m;l"));
     assert_non_null(strstr(sdp, "a=recvonly"));
-    json_decref(j);
-    /* One publish connection per participant (renegotiation is not supported yet). */
+    char ufrag[64] = "";
+    const char *u = strstr(sdp, "a=ice-ufrag:");
+    assert_non_null(u);
+    sscanf(u, "a=ice-ufrag:%63s", ufrag);
+    /* A renegotiation (the same publish connection, e.g. adding a screen share) is answered on
+     * the same transport: the same relay credentials. */
     assert_int_equal(wsc_send_text(c, msg, strlen(msg)), 0);
-    expect_error(c, "bad_request", "already publishing");
+    json_t *j2 = expect(c, "publish_answer");
+    assert_non_null(strstr(jstr(j2, "sdp"), ufrag));
+    json_decref(j2);
+    json_decref(j);
+    /* An ICE restart on it is refused with a reason. */
+    char *restart = strstr(msg, "a=ice-ufrag:");
+    assert_non_null(restart);
+    restart[12] = restart[12] == 'Z' ? 'Y' : 'Z';
+    assert_int_equal(wsc_send_text(c, msg, strlen(msg)), 0);
+    expect_error(c, "bad_sdp", "ICE restart");
     free(msg);
     free(offer);
     wsc_close(c, 1000);
