@@ -66,18 +66,23 @@ void relay_fixture_stop(void)
 
 const char *relay_fixture_token(const char *room, const char *sub, auth_role_t role, int64_t ttl)
 {
-    static char buf[8][AUTH_TOKEN_MAX];
-    static int next;
+    return relay_fixture_token_at(room, sub, role, (int64_t)time(NULL), ttl, NULL);
+}
+
+const char *relay_fixture_token_at(const char *room, const char *sub, auth_role_t role,
+                                   int64_t issued, int64_t ttl, const char *aud)
+{
+    static _Thread_local char buf[8][AUTH_TOKEN_MAX];
+    static _Thread_local int next;
     char *out = buf[next++ % 8];
     auth_claims_t c;
     memset(&c, 0, sizeof c);
     snprintf(c.room, sizeof c.room, "%s", room);
     snprintf(c.sub, sizeof c.sub, "%s", sub);
     snprintf(c.name, sizeof c.name, "%s", sub);
-    snprintf(c.aud, sizeof c.aud, "%s", rf_cfg.audience);
+    snprintf(c.aud, sizeof c.aud, "%s", aud ? aud : rf_cfg.audience);
     c.role = role;
-    assert_int_equal(
-        auth_mint_hs256(g_secret, g_secret_len, &c, ttl, (int64_t)time(NULL), out, AUTH_TOKEN_MAX),
-        0);
+    assert_int_equal(auth_mint_hs256(g_secret, g_secret_len, &c, ttl, issued, out, AUTH_TOKEN_MAX),
+                     0);
     return out;
 }

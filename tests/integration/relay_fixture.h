@@ -20,4 +20,9 @@ void relay_fixture_stop(void);
 /* A token for the running relay, valid ttl seconds (static buffer, 8 in rotation). */
 const char *relay_fixture_token(const char *room, const char *sub, auth_role_t role, int64_t ttl);
 
+/* The same with the issue time and audience chosen (aud NULL: the relay's): expired tokens and
+ * tokens for another server. Per-thread buffers. */
+const char *relay_fixture_token_at(const char *room, const char *sub, auth_role_t role,
+                                   int64_t issued, int64_t ttl, const char *aud);
+
 #endif

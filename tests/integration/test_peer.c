@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 
 #include "bench/peer/peer.h"
+#include "relay_fixture.h"
 #include "bench/peer/ws_client.h"
 #include "certs/certs.h"
 #include "media/rtcp.h"
@@ -1018,54 +1019,22 @@ static void test_subscribe_leg(void **state)
 /* End to end: the real relay in-process                                                         */
 /* ============================================================================================= */
 
-static lg_config_t g_cfg;
-static lg_relay_t g_relay;
-static uv_thread_t g_thread;
-static char g_dir[64];
-static uint8_t g_secret[SECRET_MAX];
-static size_t g_secret_len;
-
-static void relay_thread(void *arg)
+/* The in-process relay (tests/integration/relay_fixture.h), tuned for these tests. */
+static void tune(lg_config_t *cfg)
 {
-    lg_relay_run(&g_relay);
+    cfg->consent_timeout_s = 2; /* peers below check every 500 ms */
+    cfg->media_addr_count = 2;  /* candidates on both families */
+    snprintf(cfg->media_addrs[1], sizeof cfg->media_addrs[1], "::1");
 }
 
 static int start_relay(void **state)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/lg-peer-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
-    char err[512];
-    for (int attempt = 0; attempt < 20; attempt++) {
-        lg_config_defaults(&g_cfg);
-        snprintf(g_cfg.state_dir, sizeof g_cfg.state_dir, "%s/state", g_dir);
-        g_cfg.listen_port = (uint16_t)(20000 + rand() % 20000);
-        g_cfg.media_port = (uint16_t)(40001 + rand() % 20000);
-        g_cfg.workers = 1;
-        g_cfg.consent_timeout_s = 2; /* peers below check every 500 ms */
-        g_cfg.stats_interval_ms = 100;
-        g_cfg.media_addr_count = 2; /* candidates on both families */
-        snprintf(g_cfg.media_addrs[1], sizeof g_cfg.media_addrs[1], "::1");
-        g_cfg.log_level = LG_LOG_WARN;
-        lg_log_set_level(LG_LOG_WARN);
-        if (lg_relay_init(&g_relay, &g_cfg, err, sizeof err) == 0) {
-            char path[LG_CONFIG_PATH_MAX + 16];
-            snprintf(path, sizeof path, "%s/secret", g_cfg.state_dir);
-            assert_int_equal(secret_load(path, 0, g_secret, &g_secret_len, err, sizeof err), 0);
-            assert_int_equal(uv_thread_create(&g_thread, relay_thread, NULL), 0);
-            return 0;
-        }
-    }
-    fail_msg("relay did not start: %s", err);
-    return -1;
+    return relay_fixture_start(tune);
 }
 
 static int stop_relay(void **state)
 {
-    kill(getpid(), SIGTERM); /* the relay's own signal handler shuts it down */
-    uv_thread_join(&g_thread);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    assert_int_equal(system(cmd), 0);
+    relay_fixture_stop();
     return 0;
 }
 
@@ -1077,7 +1046,7 @@ static char *fetch_metrics(void)
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_cfg.listen_port)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(rf_cfg.listen_port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -1127,23 +1096,13 @@ static void settle_counters(void)
 
 static const char *mint(const char *room, const char *sub, auth_role_t role)
 {
-    static _Thread_local char buf[AUTH_TOKEN_MAX];
-    auth_claims_t c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.room, sizeof c.room, "%s", room);
-    snprintf(c.sub, sizeof c.sub, "%s", sub);
-    snprintf(c.name, sizeof c.name, "%s", sub);
-    snprintf(c.aud, sizeof c.aud, "legation");
-    c.role = role;
-    assert_int_equal(
-        auth_mint_hs256(g_secret, g_secret_len, &c, 600, (int64_t)time(NULL), buf, sizeof buf), 0);
-    return buf;
+    return relay_fixture_token(room, sub, role, 600);
 }
 
 static peer_t *relay_peer(peer_opts_t *o, const char *room, const char *sub)
 {
     char err[256];
-    o->port = g_cfg.listen_port;
+    o->port = rf_cfg.listen_port;
     o->token = mint(room, sub, AUTH_ROLE_MODERATOR);
     o->consent_interval_ms = 500;
     peer_t *p = peer_new(o, err, sizeof err);
@@ -1247,7 +1206,7 @@ static void *peer_job(void *arg)
 {
     peer_job_t *job = arg;
     peer_opts_t o = {.transport = job->index % 2 ? PEER_TRANSPORT_TCP : PEER_TRANSPORT_UDP,
-                     .port = g_cfg.listen_port,
+                     .port = rf_cfg.listen_port,
                      .consent_interval_ms = 500,
                      .video_kbps = 300};
     char sub[16];
@@ -1306,7 +1265,7 @@ static void test_relay_peers_in_threads(void **state)
 static wsc_t *moderator(const char *room, char *id_out, size_t id_cap)
 {
     char err[256];
-    wsc_t *c = wsc_connect("127.0.0.1", g_cfg.listen_port, "/ws", NULL, 5000, err, sizeof err);
+    wsc_t *c = wsc_connect("127.0.0.1", rf_cfg.listen_port, "/ws", NULL, 5000, err, sizeof err);
     if (!c)
         fail_msg("moderator connect: %s", err);
     char msg[AUTH_TOKEN_MAX + 128];
@@ -1362,7 +1321,7 @@ static json_t *mod_expect(wsc_t *c, const char *type)
 static void test_relay_bad_token(void **state)
 {
     char err[256];
-    peer_opts_t o = {.port = g_cfg.listen_port, .token = "not.a.jwt"};
+    peer_opts_t o = {.port = rf_cfg.listen_port, .token = "not.a.jwt"};
     peer_t *p = peer_new(&o, err, sizeof err);
     assert_non_null(p);
     assert_int_equal(peer_join(p, 5000), LG_EPERM);
@@ -1376,7 +1335,7 @@ static void test_relay_lobby_then_kick(void **state)
     mod_send(mod, "{\"type\":\"set_lobby\",\"id\":\"l\",\"enabled\":true}");
     json_decref(mod_expect(mod, "ok"));
     char err[256];
-    peer_opts_t o = {.port = g_cfg.listen_port, .consent_interval_ms = 500};
+    peer_opts_t o = {.port = rf_cfg.listen_port, .consent_interval_ms = 500};
     o.token = mint("peer-lobby", "dana", AUTH_ROLE_PARTICIPANT);
     peer_t *p = peer_new(&o, err, sizeof err);
     assert_non_null(p);

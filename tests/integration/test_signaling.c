@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench/peer/ws_client.h"
+#include "relay_fixture.h"
 #include "sfu/lg_error.h"
 #include "sfu/relay.h"
 #include "signaling/audit.h"
@@ -23,75 +24,30 @@
 
 #define WAIT_MS 5000
 
-static lg_config_t g_cfg;
-static lg_relay_t g_relay;
-static uv_thread_t g_thread;
-static char g_dir[64];
-static uint8_t g_secret[SECRET_MAX];
-static size_t g_secret_len;
-
-static void relay_thread(void *arg)
+static void tune(lg_config_t *cfg)
 {
-    lg_relay_run(&g_relay);
+    cfg->max_participants = 4;
 }
 
 static int start_relay(void **state)
 {
-    snprintf(g_dir, sizeof g_dir, "/tmp/lg-sig-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
-    char err[512];
-    for (int attempt = 0; attempt < 20; attempt++) {
-        lg_config_defaults(&g_cfg);
-        snprintf(g_cfg.state_dir, sizeof g_cfg.state_dir, "%s/state", g_dir);
-        g_cfg.listen_port = (uint16_t)(20000 + rand() % 20000);
-        g_cfg.media_port = (uint16_t)(40001 + rand() % 20000);
-        g_cfg.workers = 1;
-        g_cfg.max_participants = 4;
-        g_cfg.log_level = LG_LOG_WARN;
-        lg_log_set_level(LG_LOG_WARN);
-        if (lg_relay_init(&g_relay, &g_cfg, err, sizeof err) == 0) {
-            char path[LG_CONFIG_PATH_MAX + 16];
-            snprintf(path, sizeof path, "%s/secret", g_cfg.state_dir);
-            assert_int_equal(secret_load(path, 0, g_secret, &g_secret_len, err, sizeof err), 0);
-            assert_int_equal(uv_thread_create(&g_thread, relay_thread, NULL), 0);
-            return 0;
-        }
-    }
-    fail_msg("relay did not start: %s", err);
-    return -1;
+    return relay_fixture_start(tune);
 }
 
 static int stop_relay(void **state)
 {
-    kill(getpid(), SIGTERM); /* the relay's own signal handler shuts it down */
-    uv_thread_join(&g_thread);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-    assert_int_equal(system(cmd), 0);
+    relay_fixture_stop();
     return 0;
 }
 
-/* A token for the test relay; ttl may be negative (already expired). */
-static char *token(const char *room, const char *sub, auth_role_t role, int64_t ttl_or_exp,
-                   const char *aud)
+/* A token; a negative ttl_or_exp mints one that expired that many seconds ago. */
+static const char *token(const char *room, const char *sub, auth_role_t role, int64_t ttl_or_exp,
+                         const char *aud)
 {
-    static char buf[8][AUTH_TOKEN_MAX];
-    static int next;
-    char *out = buf[next++ % 8];
-    auth_claims_t c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.room, sizeof c.room, "%s", room);
-    snprintf(c.sub, sizeof c.sub, "%s", sub);
-    snprintf(c.name, sizeof c.name, "%s", sub);
-    snprintf(c.aud, sizeof c.aud, "%s", aud ? aud : "legation");
-    c.role = role;
     int64_t now = (int64_t)time(NULL);
-    /* A negative ttl mints a token that expired -ttl seconds ago (issued an hour before). */
-    int64_t ttl = ttl_or_exp > 0 ? ttl_or_exp : 3600 + ttl_or_exp;
-    int64_t issued = ttl_or_exp > 0 ? now : now - 3600;
-    assert_int_equal(auth_mint_hs256(g_secret, g_secret_len, &c, ttl, issued, out, AUTH_TOKEN_MAX),
-                     0);
-    return out;
+    if (ttl_or_exp > 0)
+        return relay_fixture_token_at(room, sub, role, now, ttl_or_exp, aud);
+    return relay_fixture_token_at(room, sub, role, now - 3600, 3600 + ttl_or_exp, aud);
 }
 
 static json_t *recv_json(wsc_t *c)
@@ -149,7 +105,7 @@ static void sendf(wsc_t *c, const char *fmt, ...)
 static wsc_t *connect_client(void)
 {
     char err[256];
-    wsc_t *c = wsc_connect("127.0.0.1", g_cfg.listen_port, "/ws", NULL, WAIT_MS, err, sizeof err);
+    wsc_t *c = wsc_connect("127.0.0.1", rf_cfg.listen_port, "/ws", NULL, WAIT_MS, err, sizeof err);
     if (!c)
         fail_msg("connect: %s", err);
     json_t *hello = expect(c, "hello");
@@ -421,7 +377,7 @@ static void test_end_meeting_and_audit(void **state)
 
     /* The audit log holds the story in order and its chain verifies. */
     char path[LG_CONFIG_PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/audit.log", g_cfg.state_dir);
+    snprintf(path, sizeof path, "%s/audit.log", rf_cfg.state_dir);
     audit_verify_result_t res;
     assert_int_equal(audit_verify_file(path, &res), 0);
     assert_true(res.records > 10);
@@ -480,9 +436,9 @@ static void test_publish_answer(void **state)
     char want[256];
     assert_non_null(strstr(sdp, "a=ice-lite\r\n"));
     assert_non_null(strstr(sdp, "a=setup:passive\r\n"));
-    snprintf(want, sizeof want, "a=fingerprint:%s\r\n", g_relay.certs.dtls_fingerprint);
+    snprintf(want, sizeof want, "a=fingerprint:%s\r\n", rf_relay.certs.dtls_fingerprint);
     assert_non_null(strstr(sdp, want));
-    snprintf(want, sizeof want, "127.0.0.1 %u typ host", g_cfg.media_port);
+    snprintf(want, sizeof want, "127.0.0.1 %u typ host", rf_cfg.media_port);
     assert_non_null(strstr(sdp, want));
     assert_non_null(strstr(sdp, "tcptype passive"));
     assert_non_null(strstr(sdp, "a=simulcast:recv h;m;l"));
