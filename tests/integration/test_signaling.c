@@ -205,9 +205,11 @@ static void test_bad_tokens_and_messages(void **state)
     /* Still usable after mistakes below the limit. */
     sendf(c, "{\"type\":\"ping\",\"id\":1}");
     json_decref(expect(c, "pong"));
-    /* Repeated violations close the connection with 1008. */
+    /* Repeated violations close the connection with 1008. The relay may close it before all ten
+     * are written: a send that fails then is expected, not an error. */
     for (int i = 0; i < 10; i++)
-        sendf(c, "not json");
+        if (wsc_send_text(c, "not json", 8) != 0)
+            break;
     char *text;
     size_t len;
     int rc;
