@@ -1,6 +1,7 @@
 /* Room mixers on the worker: lifecycle tied to their listeners, sources tied to producers. */
 #include "sfu/mixing.h"
 #include "sfu/lg_error.h"
+#include "sfu/log.h"
 #include "sfu/router.h"
 #include "sfu/worker.h"
 
@@ -28,6 +29,8 @@ static room_mix_t *create_mix(lg_worker_t *w, const char *room)
     mixer_config_t cfg;
     mixer_config_default(&cfg);
     cfg.bitrate_bps = w->cfg->mix_bitrate;
+    cfg.max_sources = 256;
+    cfg.max_listeners = 1024;
     cfg.ptime_ms = (unsigned)w->cfg->mix_ptime_ms;
     if (!rm || mixer_create(&cfg, &rm->mixer) != 0) {
         free(rm);
@@ -83,6 +86,9 @@ int mixing_add_listener(struct lg_worker *w, const mix_listener_params_t *mp)
     RAND_bytes((uint8_t *)&ts0, sizeof ts0);
     if (mixer_listener_add(rm->mixer, l->participant, seq0, ts0) != 0) {
         free(l);
+        if (lg_ratelimit_allow(&w->warn_limit, lg_worker_now_ms(w)))
+            LG_WARN("room %s: cannot add mixed listener %s (mixer full)", mp->room,
+                    mp->participant);
         return LG_EFULL;
     }
     l->next = rm->listeners;

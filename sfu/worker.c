@@ -284,6 +284,7 @@ static int worker_setup_loop(lg_worker_t *w)
     if (rc != 0)
         return rc;
     w->relay_ssrc = 0x4c470000u | (uint32_t)w->index; /* "LG" + worker */
+    lg_ratelimit_init(&w->warn_limit, 5, 10000);
     if ((rc = tt_init(&w->transports)) != 0) {
         uv_loop_close(&w->loop);
         return rc;

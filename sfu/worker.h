@@ -135,6 +135,7 @@ typedef struct lg_worker {
     struct room_mix *mixes; /* sfu/mixing.h */
     uint32_t relay_ssrc;    /* sender SSRC of the relay's own RTCP */
     uint64_t last_reports_ms;
+    lg_ratelimit_t warn_limit; /* warnings caused by outside input */
     uv_timer_t feedback_timer; /* uplink NACKs */
     uint8_t rtx_scratch[1500]; /* an original restored from an RTX packet */
     rtcp_twcc_status_t twcc_scratch[ROUTER_TWCC_MAX];

@@ -61,6 +61,7 @@ struct sig_session {
     int64_t offer_seq;
     bool offer_pending, offer_dirty;
     bool auto_mixed; /* mixed because its estimate fell, not because it asked */
+    bool slots_full_warned;
     struct sig_session *next;
 };
 

@@ -33,11 +33,16 @@ static bool has_slot(const sig_session_t *s, uint64_t producer_id)
     return false;
 }
 
-static void add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *tr)
+/* Returns false when every m-line is taken (the track is left out). */
+static bool add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *tr)
 {
     if (s->nslots == SIG_MAX_SLOTS) {
-        LG_WARN("signaling: participant %s has no free m-line for another track", s->p->id);
-        return;
+        if (!s->slots_full_warned)
+            LG_WARN("signaling: participant %s has no free m-line for another track (at most %d "
+                    "per subscribe connection)",
+                    s->p->id, SIG_MAX_SLOTS);
+        s->slots_full_warned = true;
+        return false;
     }
     sig_slot_t *sl = &s->slots[s->nslots++];
     memset(sl, 0, sizeof *sl);
@@ -52,6 +57,7 @@ static void add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *
     do
         RAND_bytes((uint8_t *)&sl->ssrc, sizeof sl->ssrc);
     while (sl->ssrc == 0);
+    return true;
 }
 
 #define MIX_PRODUCER 0 /* the mixed-audio slot has no producer: the worker's mixer feeds it */
@@ -116,10 +122,8 @@ static bool sync_slots(sig_session_t *s)
             continue;
         for (int i = 0; i < ps->ntracks; i++)
             if (!(s->p->mixed_audio && ps->tracks[i].neg.kind == SDP_KIND_AUDIO) &&
-                !has_slot(s, ps->tracks[i].producer_id)) {
-                add_slot(s, p, &ps->tracks[i]);
+                !has_slot(s, ps->tracks[i].producer_id) && add_slot(s, p, &ps->tracks[i]))
                 changed = true;
-            }
     }
     return changed;
 }
