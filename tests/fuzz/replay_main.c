@@ -1,5 +1,6 @@
 /* Replay driver: runs a libFuzzer target over every file in the given files or directories, so the
- * committed corpus (seeds and crash regressions) is a ctest test in every build, sanitized or not. */
+ * committed corpus (seeds and crash regressions) is a ctest test in every build, sanitized or not.
+ */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
