@@ -22,14 +22,16 @@ typedef int (*command_fn)(lg_config_t *cfg, int argc, char **argv);
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: legation [run] [--key VALUE ...]   run the relay (default)\n"
-                 "       legation cert [--key VALUE ...]    print the DTLS certificate "
-                 "fingerprint\n"
-                 "       legation token --room R --name N --role moderator|participant|observer\n"
-                 "                      [--sub ID] [--ttl 1h] [--token-only] [--key VALUE ...]\n"
-                 "                                          mint a dev HS256 join token and link\n"
-                 "       legation audit verify FILE         check an audit log's hash chain\n"
-                 "       legation --help | --version\n\n");
+    fprintf(out,
+            "usage: legation [run] [--key VALUE ...]   run the relay (default)\n"
+            "       legation cert [--key VALUE ...]    print the DTLS certificate "
+            "fingerprint\n"
+            "       legation token --room R --name N --role moderator|participant|observer\n"
+            "                      [--sub ID] [--ttl 1h] [--token-only] [--key VALUE ...]\n"
+            "                      [--e2ee]            mint a dev HS256 join token and link\n"
+            "                                          (--e2ee: an end-to-end encrypted room)\n"
+            "       legation audit verify FILE         check an audit log's hash chain\n"
+            "       legation --help | --version\n\n");
     lg_config_print_help(out);
 }
 
@@ -146,6 +148,10 @@ static int token_args(token_args_t *t, int *argc, char **argv)
             t->token_only = 1;
             continue;
         }
+        if (strcmp(a, "--e2ee") == 0) {
+            t->claims.e2ee = 1;
+            continue;
+        }
         if (strcmp(a, "--room") == 0) {
             dst = t->claims.room;
             cap = sizeof t->claims.room;
@@ -221,6 +227,12 @@ static int cmd_token(lg_config_t *cfg, int argc, char **argv)
         printf("%s\n", token);
     else
         printf("%s#token=%s\n", base, token);
+    if (t.claims.e2ee && !t.token_only)
+        fprintf(stderr,
+                "legation token: room '%s' is end-to-end encrypted: agree on a meeting key "
+                "with the others and share it apart from this link (append &key=KEY to "
+                "the link, or type it in the page); the relay never sees it\n",
+                t.claims.room);
     return 0;
 }
 

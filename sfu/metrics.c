@@ -153,6 +153,10 @@ long lg_metrics_render(const lg_metrics_view_t *v, char *buf, size_t cap)
                "connections closed after repeated violations");
         put(&o, "legation_signaling_abusive_closes_total %" PRIu64 "\n",
             s->sessions_closed_for_abuse);
+        family(&o, "e2ee_automix_skipped_total", "counter",
+               "low-bandwidth reports that did not switch an E2EE room's participant to mixed "
+               "audio");
+        put(&o, "legation_e2ee_automix_skipped_total %" PRIu64 "\n", s->e2ee_automix_skipped);
     }
     if (o.overflow)
         return -1;

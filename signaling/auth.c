@@ -866,6 +866,17 @@ static int read_role_jti(const json_t *root, auth_claims_t *c, auth_err_t *e)
     return 0;
 }
 
+/* "e2ee": absent (not encrypted) or a JSON boolean; anything else is refused rather than guessed,
+ * so "e2ee":"false" or 1 never silently means one thing or the other. */
+static int read_e2ee(const json_t *root, auth_claims_t *c, auth_err_t *e)
+{
+    const json_t *j = json_object_get(root, "e2ee");
+    if (j && !json_is_boolean(j))
+        return fail(e, LG_ECLAIM, "token claim 'e2ee' must be true or false");
+    c->e2ee = json_is_true(j);
+    return 0;
+}
+
 int auth_claims_parse(const auth_verifier_t *v, const uint8_t *payload, size_t len, int64_t now,
                       auth_claims_t *out, char *err, size_t errlen)
 {
@@ -888,6 +899,8 @@ int auth_claims_parse(const auth_verifier_t *v, const uint8_t *payload, size_t l
         rc = read_identity(root, out, &e);
     if (rc == 0)
         rc = read_role_jti(root, out, &e);
+    if (rc == 0)
+        rc = read_e2ee(root, out, &e);
     json_decref(root);
     if (rc != 0)
         memset(out, 0, sizeof *out);
@@ -1002,6 +1015,8 @@ static char *claims_json(const auth_claims_t *c, int64_t ttl, int64_t now)
         bad |= json_object_set_new(o, "nbf", json_integer(c->nbf));
     if (c->jti[0])
         bad |= json_object_set_new(o, "jti", json_string(c->jti));
+    if (c->e2ee)
+        bad |= json_object_set_new(o, "e2ee", json_true());
     char *s = bad ? NULL : json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

@@ -31,7 +31,7 @@
  *     LG_ESIGNATURE  signature or MAC does not verify
  *     LG_EEXPIRED    exp passed (beyond skew);  LG_ENOTYET  nbf or iat in the future (beyond skew)
  *     LG_EAUDIENCE   aud does not contain the expected audience
- *     LG_ECLAIM      a claim is missing or invalid (room, sub, name, role, exp, aud, jti ...)
+ *     LG_ECLAIM      a claim is missing or invalid (room, sub, name, role, exp, aud, jti, e2ee ...)
  */
 
 #define AUTH_TOKEN_MAX    8192 /* bytes of compact serialization accepted */
@@ -84,6 +84,10 @@ typedef struct {
     int64_t iat; /* valid when has_iat */
     int has_nbf, has_iat;
     char jti[AUTH_JTI_MAX + 1]; /* "" when absent; rooms may bar a kicked jti */
+    /* "e2ee": true: the room is end-to-end encrypted (browsers encrypt frames with a key the
+     * relay never sees; the relay forwards but never mixes). Absent or false: 0. The token issuer
+     * decides, not a participant; mint writes the claim only when set. */
+    int e2ee;
     auth_alg_t alg;             /* algorithm of the key that verified it */
     char kid[AUTH_KID_MAX + 1]; /* header kid, "" when absent */
     /* hex SHA-256 of the decoded signature (ES256 with s normalized to the low half so a
@@ -148,7 +152,7 @@ int auth_claims_parse(const auth_verifier_t *v, const uint8_t *payload, size_t l
 /* --- minting (dev tool, tests, demonstrations of a ministry's offline signing) -----------------
  */
 
-/* Writes a HS256 token for claims (room, sub, name, role, aud, optional jti and nbf) with
+/* Writes a HS256 token for claims (room, sub, name, role, aud, optional jti, nbf and e2ee) with
  * iat = now and exp = now + ttl_seconds into out (NUL-terminated). The secret must be
  * AUTH_SECRET_MIN..AUTH_SECRET_MAX bytes. Returns 0, LG_EINVAL (bad claims, ttl <= 0, short
  * secret), LG_ENOSPC (out too small) or LG_ENOMEM/LG_ECRYPTO. */

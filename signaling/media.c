@@ -278,6 +278,17 @@ void signaling_on_low_bandwidth(signaling_t *sig, uint64_t transport_id, bool lo
         return;
     LG_INFO("participant %s: estimated downlink %llu kbit/s: %s", s->p->id,
             (unsigned long long)(estimate_bps / 1000), low ? "low bandwidth" : "recovered");
+    if (low && s->p->room->e2ee) {
+        /* The relay cannot decode an E2EE room's audio: the participant keeps per-speaker
+         * streams. Counted every time, said once per participant. */
+        sig->stats.e2ee_automix_skipped++;
+        if (!s->e2ee_automix_logged)
+            LG_INFO("participant %s: room %s is end-to-end encrypted: staying on per-speaker "
+                    "audio (mixing would need to decode it)",
+                    s->p->id, s->p->room->id);
+        s->e2ee_automix_logged = true;
+        return;
+    }
     if (low && !s->p->mixed_audio) {
         s->auto_mixed = true;
         sig_set_mixed_audio(s, true);

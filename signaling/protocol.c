@@ -655,6 +655,7 @@ char *proto_build_joined(const proto_id_t *id, const char *participant_id, const
     put(&r, "id", jstr(room->id));
     put(&r, "locked", json_boolean(room->locked));
     put(&r, "lobby_enabled", json_boolean(room->lobby_enabled));
+    put(&r, "e2ee", json_boolean(room->e2ee));
     put(&r, "participants",
         array_of(room->participants, room->nparticipants, sizeof *room->participants,
                  participant_item));

@@ -94,6 +94,11 @@ typedef enum {
     X(DENIED, "denied", "a moderator denied entry")                                                \
     X(NOT_FOUND, "not_found", "no such participant")                                               \
     X(BAD_SDP, "bad_sdp", "the SDP could not be used")                                             \
+    X(E2EE_ROOM, "e2ee_room",                                                                      \
+      "this room is end-to-end encrypted: the relay cannot decode its audio, so mixed audio is "   \
+      "not available")                                                                             \
+    X(E2EE_MISMATCH, "e2ee_mismatch",                                                              \
+      "the join token's end-to-end encryption setting differs from the room's")                    \
     X(RATE_LIMITED, "rate_limited", "too many messages; slow down")                                \
     X(INTERNAL, "internal", "internal server error")
 
@@ -235,6 +240,7 @@ typedef struct {
     bool lobby_enabled;
     const proto_participant_t *participants; /* the others already in the room */
     size_t nparticipants;
+    bool e2ee; /* end-to-end encrypted: written as room.e2ee (after lobby_enabled) */
 } proto_room_t;
 
 typedef struct {

@@ -58,7 +58,7 @@ static int least_loaded_worker(const rooms_t *r)
     return best;
 }
 
-static room_t *room_create(rooms_t *r, const char *id)
+static room_t *room_create(rooms_t *r, const char *id, int e2ee)
 {
     room_t *room = calloc(1, sizeof *room);
     if (!room)
@@ -66,6 +66,7 @@ static room_t *room_create(rooms_t *r, const char *id)
     snprintf(room->id, sizeof room->id, "%s", id);
     room->worker = least_loaded_worker(r);
     room->lobby = r->cfg.lobby_default;
+    room->e2ee = e2ee != 0;
     r->rooms_per_worker[room->worker]++;
     room->next = r->rooms;
     r->rooms = room;
@@ -82,11 +83,14 @@ static int is_kicked(const room_t *room, const char *token_id)
     return 0;
 }
 
-static rooms_result_t check_policy(const rooms_t *r, const room_t *room, auth_role_t role,
-                                   const char *token_id)
+static rooms_result_t check_policy(const rooms_t *r, const room_t *room,
+                                   const auth_claims_t *claims)
 {
-    if (is_kicked(room, token_id))
+    if (is_kicked(room, claims->token_id))
         return ROOMS_ERR_KICKED;
+    if (room->e2ee != (claims->e2ee != 0))
+        return ROOMS_ERR_E2EE_MISMATCH;
+    auth_role_t role = claims->role;
     if (room->locked && role != AUTH_ROLE_MODERATOR)
         return ROOMS_ERR_LOCKED;
     if (room->joined + room->waiting >= r->cfg.max_participants)
@@ -109,7 +113,7 @@ rooms_result_t rooms_join(rooms_t *r, const auth_claims_t *claims, const char *r
     *created = 0;
     room_t *room = rooms_find(r, claims->room);
     if (room) {
-        rooms_result_t res = check_policy(r, room, claims->role, claims->token_id);
+        rooms_result_t res = check_policy(r, room, claims);
         if (res != ROOMS_OK)
             return res;
     }
@@ -117,7 +121,7 @@ rooms_result_t rooms_join(rooms_t *r, const auth_claims_t *claims, const char *r
     if (!p)
         return ROOMS_ERR_NOMEM;
     if (!room) {
-        room = room_create(r, claims->room);
+        room = room_create(r, claims->room, claims->e2ee);
         if (!room) {
             free(p);
             return ROOMS_ERR_NOMEM;
@@ -237,6 +241,7 @@ int rooms_participants(const rooms_t *r)
 
 const char *rooms_result_code(rooms_result_t res)
 {
-    static const char *codes[] = {"ok", "lobby", "room_locked", "room_full", "kicked", "internal"};
+    static const char *codes[] = {"ok",     "lobby",    "room_locked",  "room_full",
+                                  "kicked", "internal", "e2ee_mismatch"};
     return (unsigned)res < sizeof codes / sizeof codes[0] ? codes[res] : "internal";
 }

@@ -20,6 +20,7 @@ typedef enum {
     ROOMS_ERR_FULL,   /* participant limit reached */
     ROOMS_ERR_KICKED, /* this token was kicked from the room */
     ROOMS_ERR_NOMEM,
+    ROOMS_ERR_E2EE_MISMATCH, /* the token's e2ee claim differs from the room's */
 } rooms_result_t;
 
 typedef enum { PARTICIPANT_LOBBY = 0, PARTICIPANT_JOINED } participant_state_t;
@@ -46,6 +47,7 @@ struct room {
     int worker; /* media worker the room is pinned to */
     int locked;
     int lobby; /* participants and observers wait for a moderator */
+    int e2ee;  /* end-to-end encrypted: fixed by the token that created the room, never mixed */
     participant_t *participants;
     int joined;              /* participants in PARTICIPANT_JOINED */
     int waiting;             /* participants in PARTICIPANT_LOBBY */
@@ -80,9 +82,11 @@ void rooms_free(rooms_t *r);
 room_t *rooms_find(rooms_t *r, const char *room_id);
 
 /* Admits the holder of verified claims into claims->room, creating the room (pinned to the
- * least-loaded worker) if needed. On ROOMS_OK or ROOMS_LOBBY *out is the new participant (owned
- * by the registry until rooms_leave). Moderators bypass the lobby and the lock; the lobby holds
- * participants and observers when room->lobby is on; *created tells whether the room is new. */
+ * least-loaded worker, E2EE when claims->e2ee) if needed. On ROOMS_OK or ROOMS_LOBBY *out is the
+ * new participant (owned by the registry until rooms_leave). Moderators bypass the lobby and the
+ * lock; the lobby holds participants and observers when room->lobby is on; a token whose e2ee
+ * claim differs from an existing room's flag is refused (ROOMS_ERR_E2EE_MISMATCH, whatever the
+ * role); *created tells whether the room is new. */
 rooms_result_t rooms_join(rooms_t *r, const auth_claims_t *claims, const char *remote, void *conn,
                           uint64_t now_ms, participant_t **out, int *created);
 
@@ -109,7 +113,7 @@ void rooms_close(rooms_t *r, room_t *room);
 int rooms_count(const rooms_t *r);
 int rooms_participants(const rooms_t *r);
 
-/* "ok", "lobby", "room_locked", "room_full", "kicked", "internal". */
+/* "ok", "lobby", "room_locked", "room_full", "kicked", "internal", "e2ee_mismatch". */
 const char *rooms_result_code(rooms_result_t res);
 
 #endif

@@ -108,7 +108,7 @@ void sig_send_joined(sig_session_t *s)
     for (participant_t *p = room->participants; others && p; p = p->next)
         if (p != me && p->state == PARTICIPANT_JOINED)
             sig_participant_view(p, &others[n++]);
-    proto_room_t view = {room->id, room->locked, room->lobby, others, n};
+    proto_room_t view = {room->id, room->locked, room->lobby, others, n, room->e2ee};
     sig_send(s, proto_build_joined(&s->join_id, me->id, auth_role_name(me->role), me->name, &view));
     free(others);
     proto_participant_t mine;
@@ -166,6 +166,8 @@ static proto_code_t rooms_error_code(rooms_result_t res)
         return PROTO_ERR_ROOM_FULL;
     case ROOMS_ERR_KICKED:
         return PROTO_ERR_KICKED;
+    case ROOMS_ERR_E2EE_MISMATCH:
+        return PROTO_ERR_E2EE_MISMATCH;
     default:
         return PROTO_ERR_INTERNAL;
     }
@@ -179,6 +181,22 @@ static void join_refused(sig_session_t *s, const proto_msg_t *m, proto_code_t co
               json_pack("{s:s,s:s,s:s,s:s}", "room", room, "remote", s->remote, "code",
                         proto_code_name(code), "reason", why));
     sig_error(s, &m->id, code, "%s", why);
+}
+
+/* Why a token and a room disagree on end-to-end encryption, for the person holding the token. */
+static void e2ee_mismatch_text(const room_t *room, const auth_claims_t *claims, char *why,
+                               size_t len)
+{
+    if (room && room->e2ee)
+        snprintf(why, len,
+                 "room '%s' is end-to-end encrypted, but this join token is not marked e2ee: ask "
+                 "the organiser for an E2EE join link",
+                 room->id);
+    else
+        snprintf(why, len,
+                 "this join token is marked e2ee, but room '%s' is already open without "
+                 "end-to-end encryption: ask the organiser for a new link",
+                 claims->room);
 }
 
 static void on_join(sig_session_t *s, const proto_msg_t *m)
@@ -197,10 +215,21 @@ static void on_join(sig_session_t *s, const proto_msg_t *m)
         join_refused(s, m, token_error_code(rc), "", why);
         return;
     }
+    if (claims.e2ee && (m->join.mixed_audio || m->join.low_bandwidth)) {
+        /* The room is E2EE (or the join is refused as a mismatch anyway): nothing to mix. */
+        join_refused(s, m, PROTO_ERR_E2EE_ROOM, claims.room,
+                     proto_code_message(PROTO_ERR_E2EE_ROOM));
+        return;
+    }
     participant_t *p;
     int created;
     rooms_result_t res =
         rooms_join(&sig->rooms, &claims, s->remote, s, sig_now_ms(sig), &p, &created);
+    if (res == ROOMS_ERR_E2EE_MISMATCH) {
+        e2ee_mismatch_text(rooms_find(&sig->rooms, claims.room), &claims, why, sizeof why);
+        join_refused(s, m, PROTO_ERR_E2EE_MISMATCH, claims.room, why);
+        return;
+    }
     if (res != ROOMS_OK && res != ROOMS_LOBBY) {
         snprintf(why, sizeof why, "%s (room '%s')", proto_code_message(rooms_error_code(res)),
                  claims.room);
@@ -213,7 +242,8 @@ static void on_join(sig_session_t *s, const proto_msg_t *m)
     sig->stats.joins++;
     if (created)
         sig_audit(sig, AUDIT_EV_ROOM_CREATED,
-                  json_pack("{s:s,s:i}", "room", claims.room, "worker", p->room->worker));
+                  json_pack("{s:s,s:i,s:b}", "room", claims.room, "worker", p->room->worker, "e2ee",
+                            p->room->e2ee));
     sig_audit(sig, res == ROOMS_LOBBY ? AUDIT_EV_LOBBY_WAIT : AUDIT_EV_JOIN,
               json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "room", claims.room, "participant", p->id,
                         "identity", claims.sub, "name", claims.name, "role",
@@ -256,6 +286,10 @@ static void on_mute(sig_session_t *s, const proto_msg_t *m)
 
 static void on_set_preference(sig_session_t *s, const proto_msg_t *m)
 {
+    if (s->p->room->e2ee && m->preference.has_low_bandwidth && m->preference.low_bandwidth) {
+        sig_error(s, &m->id, PROTO_ERR_E2EE_ROOM, "%s", proto_code_message(PROTO_ERR_E2EE_ROOM));
+        return;
+    }
     sig_send(s, proto_build_ok(&m->id));
     if (m->preference.has_low_bandwidth)
         sig_set_mixed_audio(s, m->preference.low_bandwidth);

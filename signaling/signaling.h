@@ -21,6 +21,7 @@ typedef struct {
     uint64_t join_refused;    /* bad tokens, locked/full rooms, kicked tokens */
     uint64_t protocol_errors; /* error replies to malformed or forbidden messages */
     uint64_t sessions_closed_for_abuse;
+    uint64_t e2ee_automix_skipped; /* low-bandwidth reports not turned into mixed audio (E2EE) */
 } signaling_stats_t;
 
 typedef struct signaling {
@@ -50,7 +51,8 @@ int signaling_init(signaling_t *s, uv_loop_t *loop, const lg_config_t *cfg, char
 void signaling_on_transport(signaling_t *s, const worker_transport_msg_t *m);
 
 /* A subscriber's estimated downlink fell below (or rose back above) the mix-below-kbps threshold:
- * switches it to mixed audio and back (unless it asked for mixed audio itself). */
+ * switches it to mixed audio and back (unless it asked for mixed audio itself). In an E2EE room
+ * it stays on per-speaker audio (counted in stats.e2ee_automix_skipped). */
 void signaling_on_low_bandwidth(signaling_t *s, uint64_t transport_id, bool low,
                                 uint64_t estimate_bps);
 

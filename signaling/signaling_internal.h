@@ -60,7 +60,8 @@ struct sig_session {
     negotiate_local_t offered_local;
     int64_t offer_seq;
     bool offer_pending, offer_dirty;
-    bool auto_mixed; /* mixed because its estimate fell, not because it asked */
+    bool auto_mixed;          /* mixed because its estimate fell, not because it asked */
+    bool e2ee_automix_logged; /* said once that an E2EE room keeps it off the mix */
     bool slots_full_warned;
     struct sig_session *next;
 };

@@ -46,7 +46,7 @@ static void answer(const proto_msg_t *m)
         proto_track_t t = {"t-1", PROTO_KIND_VIDEO, "1"};
         proto_participant_t p = {
             "p-1", m->join.token, "participant", m->join.mixed_audio, m->join.low_bandwidth, &t, 1};
-        proto_room_t room = {"room", false, true, &p, 1};
+        proto_room_t room = {"room", false, true, &p, 1, false};
         check_reply(proto_build_joined(&m->id, "p-0", "moderator", m->join.token, &room), "joined",
                     &m->id);
         check_reply(proto_build_participant_joined(&p), "participant_joined", NULL);

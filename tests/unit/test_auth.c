@@ -698,6 +698,57 @@ static void test_role(void **state)
     auth_verifier_free(&v);
 }
 
+/* The e2ee claim survives a mint/verify round trip, is written only when set, and is refused
+ * when it is anything but a JSON boolean. */
+static void test_e2ee_claim(void **state)
+{
+    auth_verifier_t v;
+    hs_verifier(&v);
+    auth_claims_t in, c;
+    make_claims(&in);
+    char tok[1024], err[AUTH_ERR_LEN];
+    uint8_t payload[1024];
+    size_t n = 0;
+    for (int e2ee = 0; e2ee <= 1; e2ee++) {
+        in.e2ee = e2ee;
+        mint_hs(&in, tok, sizeof tok);
+        assert_int_equal(verify(&v, tok, T_EXP - 10, &c, err), 0);
+        assert_int_equal(c.e2ee, e2ee);
+        const char *p = strchr(tok, '.') + 1;
+        assert_int_equal(
+            auth_b64url_decode(p, (size_t)(strchr(p, '.') - p), payload, sizeof payload - 1, &n),
+            0);
+        payload[n] = '\0';
+        if (e2ee)
+            assert_non_null(strstr((char *)payload, "\"e2ee\":true"));
+        else
+            assert_null(strstr((char *)payload, "e2ee")); /* old verifiers see the same token */
+    }
+    const char *base = "{\"room\":\"r\",\"sub\":\"s\",\"aud\":\"legation\",\"exp\":2000,"
+                       "\"role\":\"participant\"";
+    struct {
+        const char *extra;
+        int want;
+        int e2ee;
+    } cases[] = {{",\"e2ee\":true}", 0, 1},
+                 {",\"e2ee\":false}", 0, 0},
+                 {"}", 0, 0},
+                 {",\"e2ee\":\"true\"}", LG_ECLAIM, 0},
+                 {",\"e2ee\":1}", LG_ECLAIM, 0},
+                 {",\"e2ee\":null}", LG_ECLAIM, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "%s%s", base, cases[i].extra);
+        sign_json_hs(json, tok, sizeof tok);
+        assert_int_equal(verify(&v, tok, 1000, &c, err), cases[i].want);
+        if (cases[i].want == 0)
+            assert_int_equal(c.e2ee, cases[i].e2ee);
+        else
+            assert_string_equal(err, "token claim 'e2ee' must be true or false");
+    }
+    auth_verifier_free(&v);
+}
+
 static void test_identity_claims(void **state)
 {
     auth_verifier_t v;
@@ -930,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_hs_es_confusion),
         cmocka_unit_test(test_kid_selection),
         cmocka_unit_test(test_role),
+        cmocka_unit_test(test_e2ee_claim),
         cmocka_unit_test(test_identity_claims),
         cmocka_unit_test(test_bad_framing),
         cmocka_unit_test(test_size_limit),

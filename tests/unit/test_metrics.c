@@ -52,6 +52,19 @@ static void test_render(void **state)
     assert_true(lines > 20);
 }
 
+static void test_signaling_counters(void **state)
+{
+    lg_counters_t w;
+    memset(&w, 0, sizeof w);
+    signaling_stats_t ss = {.joins = 3, .e2ee_automix_skipped = 4};
+    lg_metrics_view_t v = {.nworkers = 1, .workers = &w, .signaling = &ss};
+    char buf[16384];
+    assert_true(lg_metrics_render(&v, buf, sizeof buf) > 0);
+    assert_non_null(strstr(buf, "legation_joins_total 3\n"));
+    assert_non_null(strstr(buf, "# TYPE legation_e2ee_automix_skipped_total counter\n"));
+    assert_non_null(strstr(buf, "legation_e2ee_automix_skipped_total 4\n"));
+}
+
 static void test_overflow(void **state)
 {
     lg_counters_t w;
@@ -65,6 +78,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render),
+        cmocka_unit_test(test_signaling_counters),
         cmocka_unit_test(test_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -755,7 +755,7 @@ static char *b_joined(const json_t *f)
         {"p-2b81d0", "Bernard Okafor", "participant", false, false, bernard, 2},
         {"p-c4e2aa", "Chen Wei", "observer", true, true, NULL, 0},
     };
-    proto_room_t room = {"cabinet-1", false, true, others, 2};
+    proto_room_t room = {"cabinet-1", false, true, others, 2, false};
     return proto_build_joined(&ID_R1, "p-7f3a9c", "moderator", "Alice Martin", &room);
 }
 
@@ -872,6 +872,13 @@ static char *b_error(const json_t *f)
                              "moderator", "participant");
 }
 
+/* The relay's refusal of mixed audio in an E2EE room is the code's default sentence. */
+static char *b_error_e2ee_room(const json_t *f)
+{
+    proto_id_t id = {.kind = PROTO_ID_STRING, .len = 3, .str = "r11"};
+    return proto_build_error(&id, PROTO_ERR_E2EE_ROOM, NULL);
+}
+
 static const struct {
     const char *file;
     char *(*build)(const json_t *fixture);
@@ -899,6 +906,7 @@ static const struct {
     {"pong.json", b_pong},
     {"ok.json", b_ok},
     {"error.json", b_error},
+    {"error_e2ee_room.json", b_error_e2ee_room},
 };
 #define N_SERVER_CASES (sizeof SERVER_CASES / sizeof *SERVER_CASES)
 
@@ -961,13 +969,14 @@ static void test_builders_parse_back(void **state)
     assert_string_equal(s, "{\"type\":\"lobby_update\",\"waiting\":[]}");
     free(s);
 
-    proto_room_t empty = {"r", true, false, NULL, 0};
+    proto_room_t empty = {"r", true, false, NULL, 0, true};
     s = proto_build_joined(NULL, "p-1", "observer", "Ö \"quoted\"", &empty);
     j = load(s);
     assert_null(json_object_get(j, "id"));
     assert_string_equal(json_string_value(json_object_get(j, "name")), "Ö \"quoted\"");
     json_t *room = json_object_get(j, "room");
     assert_true(json_is_true(json_object_get(room, "locked")));
+    assert_true(json_is_true(json_object_get(room, "e2ee")));
     assert_int_equal(json_array_size(json_object_get(room, "participants")), 0);
     assert_true(json_is_array(json_object_get(room, "participants")));
     json_decref(j);
@@ -989,7 +998,7 @@ static void test_builder_refusals(void **state)
 {
     proto_track_t bad_kind = {"t", (proto_kind_t)7, "0"};
     proto_participant_t no_tracks = {"p", "n", "participant", false, false, NULL, 3};
-    proto_room_t bad_room = {"r", false, false, NULL, 2};
+    proto_room_t bad_room = {"r", false, false, NULL, 2, false};
     proto_id_t bad_id = {.kind = (proto_id_kind_t)9};
     proto_id_t neg_id = {.kind = PROTO_ID_INT, .num = -1};
     proto_id_t long_id = {.kind = PROTO_ID_STRING, .len = 65};
@@ -1008,7 +1017,7 @@ static void test_builder_refusals(void **state)
         proto_build_participant_joined(&no_tracks),
         proto_build_joined(NULL, "p", "moderator", "n", &bad_room),
         proto_build_joined(NULL, "p", "moderator", "n", NULL),
-        proto_build_joined(NULL, NULL, "moderator", "n", &(proto_room_t){"r", 0, 0, NULL, 0}),
+        proto_build_joined(NULL, NULL, "moderator", "n", &(proto_room_t){"r", 0, 0, NULL, 0, 0}),
         proto_build_lobby_update(NULL, 1),
         proto_build_subscribe_offer("v=0\r\n", -1),
         proto_build_subscribe_offer("v=0\r\n", 9007199254740993LL),
@@ -1103,8 +1112,8 @@ static void test_names(void **state)
         "bad_json",       "too_large",      "unknown_type", "bad_request",   "unsupported_protocol",
         "not_joined",     "already_joined", "bad_token",    "token_expired", "token_not_yet_valid",
         "wrong_audience", "wrong_room",     "forbidden",    "room_locked",   "room_full",
-        "kicked",         "denied",         "not_found",    "bad_sdp",       "rate_limited",
-        "internal"};
+        "kicked",         "denied",         "not_found",    "bad_sdp",       "e2ee_room",
+        "e2ee_mismatch",  "rate_limited",   "internal"};
     assert_int_equal(PROTO_CODE_COUNT - 1, sizeof codes / sizeof *codes);
     for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
         proto_code_t c;

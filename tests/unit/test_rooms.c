@@ -103,6 +103,46 @@ static void test_lock_full_kick(void **state)
     rooms_free(&r);
 }
 
+/* The first token decides whether a room is E2EE; a token that disagrees is refused, moderators
+ * included, and nothing of the refused join stays behind. A closed room forgets its flag. */
+static void test_e2ee_flag(void **state)
+{
+    rooms_t r = make(10, 0, 1);
+    participant_t *a, *b, *x;
+    int created;
+    auth_claims_t ca = claims("secret", "a", AUTH_ROLE_PARTICIPANT);
+    ca.e2ee = 1;
+    assert_int_equal(rooms_join(&r, &ca, "", NULL, 1, &a, &created), ROOMS_OK);
+    assert_true(created);
+    assert_true(a->room->e2ee);
+    auth_claims_t plain = claims("secret", "m", AUTH_ROLE_MODERATOR);
+    assert_int_equal(rooms_join(&r, &plain, "", NULL, 2, &x, &created), ROOMS_ERR_E2EE_MISMATCH);
+    assert_null(x);
+    assert_int_equal(rooms_participants(&r), 1);
+    assert_string_equal(rooms_result_code(ROOMS_ERR_E2EE_MISMATCH), "e2ee_mismatch");
+    auth_claims_t cb = claims("secret", "b", AUTH_ROLE_OBSERVER);
+    cb.e2ee = 1;
+    assert_int_equal(rooms_join(&r, &cb, "", NULL, 3, &b, &created), ROOMS_OK);
+    assert_false(created);
+
+    /* The other way round: a plain room refuses an E2EE token. */
+    auth_claims_t cp = claims("open", "p", AUTH_ROLE_PARTICIPANT);
+    assert_int_equal(rooms_join(&r, &cp, "", NULL, 4, &x, &created), ROOMS_OK);
+    assert_false(x->room->e2ee);
+    auth_claims_t ce = claims("open", "e", AUTH_ROLE_MODERATOR);
+    ce.e2ee = 1;
+    assert_int_equal(rooms_join(&r, &ce, "", NULL, 5, &x, &created), ROOMS_ERR_E2EE_MISMATCH);
+
+    /* Once the E2EE room has closed, the next first join decides again. */
+    rooms_leave(&r, a, 10);
+    rooms_leave(&r, b, 10);
+    assert_int_equal(rooms_sweep(&r, 5000, NULL, NULL), 1); /* "open" still has p */
+    assert_int_equal(rooms_join(&r, &plain, "", NULL, 6000, &x, &created), ROOMS_OK);
+    assert_true(created);
+    assert_false(x->room->e2ee);
+    rooms_free(&r);
+}
+
 static int closed_count;
 static void on_close(void *ctx, room_t *room)
 {
@@ -135,10 +175,9 @@ static void test_grace_close(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_join_and_pinning),
-        cmocka_unit_test(test_lobby),
-        cmocka_unit_test(test_lock_full_kick),
-        cmocka_unit_test(test_grace_close),
+        cmocka_unit_test(test_join_and_pinning), cmocka_unit_test(test_lobby),
+        cmocka_unit_test(test_lock_full_kick),   cmocka_unit_test(test_grace_close),
+        cmocka_unit_test(test_e2ee_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
