@@ -69,8 +69,23 @@ const char *relay_fixture_token(const char *room, const char *sub, auth_role_t r
     return relay_fixture_token_at(room, sub, role, (int64_t)time(NULL), ttl, NULL);
 }
 
+static const char *mint(const char *room, const char *sub, auth_role_t role, int64_t issued,
+                        int64_t ttl, const char *aud, int e2ee);
+
 const char *relay_fixture_token_at(const char *room, const char *sub, auth_role_t role,
                                    int64_t issued, int64_t ttl, const char *aud)
+{
+    return mint(room, sub, role, issued, ttl, aud, 0);
+}
+
+const char *relay_fixture_token_e2ee(const char *room, const char *sub, auth_role_t role,
+                                     int64_t ttl)
+{
+    return mint(room, sub, role, (int64_t)time(NULL), ttl, NULL, 1);
+}
+
+static const char *mint(const char *room, const char *sub, auth_role_t role, int64_t issued,
+                        int64_t ttl, const char *aud, int e2ee)
 {
     static _Thread_local char buf[8][AUTH_TOKEN_MAX];
     static _Thread_local int next;
@@ -82,6 +97,7 @@ const char *relay_fixture_token_at(const char *room, const char *sub, auth_role_
     snprintf(c.name, sizeof c.name, "%s", sub);
     snprintf(c.aud, sizeof c.aud, "%s", aud ? aud : rf_cfg.audience);
     c.role = role;
+    c.e2ee = e2ee;
     assert_int_equal(auth_mint_hs256(g_secret, g_secret_len, &c, ttl, issued, out, AUTH_TOKEN_MAX),
                      0);
     return out;

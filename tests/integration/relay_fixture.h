@@ -25,4 +25,9 @@ const char *relay_fixture_token(const char *room, const char *sub, auth_role_t r
 const char *relay_fixture_token_at(const char *room, const char *sub, auth_role_t role,
                                    int64_t issued, int64_t ttl, const char *aud);
 
+/* A token for an end-to-end encrypted room (claim "e2ee": true), valid ttl seconds. Per-thread
+ * buffers, shared with relay_fixture_token_at(). */
+const char *relay_fixture_token_e2ee(const char *room, const char *sub, auth_role_t role,
+                                     int64_t ttl);
+
 #endif
