@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { join, openParticipant, poll, visibleText, waitMediaFrom, waitPhase } from './lib/browser.mjs';
 import {
-  expiredToken, forgedToken, joinLink, mintToken, relayLogTail, startRelay, stopRelay,
+  expiredToken, forgedToken, joinLink, mintToken, relayLogTail, relayRecords, startRelay, stopRelay,
 } from './lib/relay.mjs';
 
 const ARTIFACTS = process.env.LEGATION_ARTIFACTS || pathJoin(dirname(fileURLToPath(import.meta.url)), 'artifacts');
@@ -239,6 +239,74 @@ test('(d) a kicked participant is told so and cannot rejoin with the same link',
       await reopen(kim, kimLink);
       await join(kim, 'ended');
       assert.equal(await endTitle(kim).textContent(), 'You cannot rejoin this meeting');
+    });
+  } finally {
+    await closeAll(people);
+  }
+});
+
+test('(f) an end-to-end encrypted room: the same key decodes, a wrong key does not, no mixing', { timeout: SCENARIO_TIMEOUT_MS }, async () => {
+  const room = 'f-e2ee';
+  const KEY = 'correct horse battery staple';
+  const people = [];
+  const e2ee = (p) => p.page.evaluate(() => window.legation.e2ee());
+  try {
+    const alice = await participant('Alice', joinLink(mintToken({ room, name: 'Alice Martin', role: 'moderator', e2ee: true }), KEY));
+    const bernard = await participant('Bernard', joinLink(mintToken({ room, name: 'Bernard Okafor', e2ee: true }), KEY));
+    people.push(alice, bernard);
+    await withDiagnostics(people, async () => {
+      // Before joining: the key field holds the fragment's key, low bandwidth is off and says why.
+      assert.equal(await alice.page.locator('#e2ee-key').inputValue(), KEY);
+      assert.equal(await alice.page.locator('#prejoin-lowbw').isDisabled(), true, 'low bandwidth disabled before joining');
+      assert.match(await alice.page.locator('#prejoin-lowbw-note').textContent(), /end-to-end encrypted/);
+      for (const p of people) await join(p);
+      await expectMedia(alice, [bernard], 'in an E2EE room');
+      await expectMedia(bernard, [alice], 'in an E2EE room');
+      // What arrived was decrypted by the page (audio and video), and nothing failed.
+      for (const [p, other] of [[alice, bernard], [bernard, alice]]) {
+        const id = await selfId(other);
+        const st = await poll(async () => {
+          const s = await e2ee(p);
+          const r = s.received[id];
+          return { ok: !!(r && r.audio > 0 && r.video > 0), s };
+        }, 15000);
+        assert.ok(st.ok, `${p.name} decrypted audio and video from ${other.name}: ${JSON.stringify(st.s)}`);
+        assert.equal(st.s.enabled, true);
+        assert.equal(st.s.received[id].failed, 0, `${p.name}: no frame from ${other.name} failed to decrypt`);
+        assert.ok(st.s.sent.audio > 0 && st.s.sent.video > 0, `${p.name} encrypted what it sent: ${JSON.stringify(st.s.sent)}`);
+      }
+      // In the meeting: the badge, and the low-bandwidth (mixed audio) switch is off with the reason.
+      await alice.page.locator('#e2ee-badge', { hasText: 'End-to-end encrypted' }).waitFor();
+      assert.equal(await alice.page.getByRole('switch', { name: 'Low bandwidth' }).isDisabled(), true, 'low bandwidth disabled in the meeting');
+      assert.match(await alice.page.locator('#lowbw-note').textContent(), /end-to-end encrypted.*cannot decode its audio/);
+
+      // Chen types a wrong key: packets arrive, but nothing of Alice's decrypts or decodes.
+      const chen = await participant('Chen', joinLink(mintToken({ room, name: 'Chen Wei', e2ee: true })));
+      people.push(chen);
+      await chen.page.locator('#e2ee-key').fill('incorrect horse');
+      await join(chen);
+      const aliceId = await selfId(alice);
+      const seen = await poll(async () => {
+        const s = await e2ee(chen);
+        const inb = await chen.page.evaluate(() => window.legation.inbound());
+        const r = s.received[aliceId];
+        const i = inb[aliceId];
+        return { ok: !!(r && r.failed > 20 && i && i.videoPackets > 50), s, inb };
+      }, 30000);
+      assert.ok(seen.ok, `Chen received Alice's media but could not decrypt it: ${JSON.stringify(seen)}`);
+      assert.equal(seen.s.received[aliceId].audio + seen.s.received[aliceId].video, 0, 'Chen decrypted nothing');
+      assert.equal(seen.inb[aliceId].videoFrames, 0, 'Chen decoded no video frame of Alice');
+      await chen.page.locator('#banner-text', { hasText: 'wrong key?' }).waitFor({ timeout: 15000 });
+
+      // A link without e2ee for this room is refused with the reason.
+      const dana = await participant('Dana', joinLink(mintToken({ room, name: 'Dana Plain' })));
+      people.push(dana);
+      await join(dana, 'ended');
+      assert.equal(await endTitle(dana).textContent(), 'This join link does not match the meeting’s encryption');
+
+      // The key never reached the relay: not in its log, not in its audit trail.
+      assert.equal(relayRecords().includes(KEY), false, 'the relay saw the meeting key');
+      assert.equal(relayRecords().includes('incorrect horse'), false, 'the relay saw the wrong key');
     });
   } finally {
     await closeAll(people);

@@ -9,6 +9,7 @@ import { Grid } from './grid.js';
 import { RoomView } from './room.js';
 import { DevicePreview } from './preview.js';
 import { ModerationPanel } from './moderation.js';
+import { FrameCrypto, deriveKey, e2eeSupported, keyFromFragment } from './e2ee.js';
 
 const $ = (id) => document.getElementById(id);
 const BACKOFF_BASE_MS = 1000;
@@ -16,6 +17,7 @@ const BACKOFF_MAX_MS = 30000;
 const JOIN_REPLY_TIMEOUT_MS = 15000;
 const QUALITY_INTERVAL_MS = 2000;
 const TOKEN_KEY = 'legation.token';
+const E2EE_NO_MIX = 'Not available: this meeting is end-to-end encrypted, so the server cannot decode its audio to mix it.';
 
 const state = {
   token: '',
@@ -39,6 +41,9 @@ const state = {
   countdown: null,
   reconnects: 0,
   qualityTimer: null,
+  e2ee: false, // the meeting is end-to-end encrypted (the token says so; joined confirms it)
+  meetingKey: '', // the passphrase: from "#key=" or typed; never sent to the relay
+  frameCrypto: null, // FrameCrypto for the room it was derived for
 };
 
 const meter = new QualityMeter();
@@ -130,6 +135,9 @@ function capitalize(s) {
 function setToken(token) {
   state.token = token;
   state.claims = readClaims(token);
+  state.e2ee = !!(state.claims && state.claims.e2ee === true);
+  if (state.frameCrypto) state.frameCrypto.close();
+  state.frameCrypto = null;
   try {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else sessionStorage.removeItem(TOKEN_KEY);
@@ -176,10 +184,48 @@ function showPrejoin() {
   $('prejoin-token-note').textContent = expired
     ? 'This join link seems to have expired (judging by this device’s clock). The meeting server will check it when you join.'
     : '';
+  showE2eePrejoin();
   $('prejoin-lowbw').checked = state.lowBandwidth;
-  $('join-button').disabled = false;
+  $('join-button').disabled = state.e2ee && !e2eeSupported();
   showScreen('prejoin');
   preview.start(!!(c && c.role === 'observer'));
+}
+
+/** In an E2EE meeting: the key field, and low bandwidth off (the relay cannot mix it). */
+function showE2eePrejoin() {
+  const on = state.e2ee;
+  $('e2ee-row').hidden = !on;
+  $('e2ee-badge').hidden = !on;
+  $('e2ee-key').value = state.meetingKey;
+  $('e2ee-error').textContent = on && !e2eeSupported()
+    ? 'This browser cannot encrypt audio and video end to end (it lacks RTCRtpScriptTransform). Use a current Chromium, Firefox or Safari.'
+    : '';
+  if (on) state.lowBandwidth = false;
+  $('prejoin-lowbw').disabled = on;
+  $('prejoin-lowbw-note').hidden = !on;
+  $('prejoin-lowbw-note').textContent = on ? `Low bandwidth: ${E2EE_NO_MIX}` : '';
+}
+
+/** The FrameCrypto for this meeting (derived once per key and room), or null when not E2EE. */
+async function meetingCrypto() {
+  if (!state.e2ee) return null;
+  const room = state.claims && state.claims.room;
+  if (state.frameCrypto && state.frameCrypto.keyFor === `${room}\n${state.meetingKey}`) return state.frameCrypto;
+  if (state.frameCrypto) state.frameCrypto.close();
+  const key = await deriveKey(state.meetingKey, String(room || ''));
+  state.frameCrypto = new FrameCrypto(key, onDecryptFailure);
+  state.frameCrypto.keyFor = `${room}\n${state.meetingKey}`;
+  return state.frameCrypto;
+}
+
+/** A received stream keeps failing to decrypt: most likely someone has another meeting key. */
+function onDecryptFailure(mid) {
+  const pid = room.ownerOfMid(mid);
+  const person = pid && room.get(pid);
+  const who = person ? `${person.name}'s` : 'Some';
+  banner(`${who} audio or video cannot be decrypted here: wrong key? Everyone in this meeting must enter the same meeting key.`, {
+    dismiss: true, kind: 'warn', tag: 'e2ee',
+  });
 }
 
 function releaseDevices() {
@@ -192,7 +238,16 @@ $('change-token').addEventListener('click', () => {
   showTokenScreen();
 });
 $('prejoin-lowbw').addEventListener('change', (ev) => { state.lowBandwidth = ev.target.checked; });
+$('e2ee-key').addEventListener('input', (ev) => {
+  state.meetingKey = ev.target.value;
+  $('e2ee-error').textContent = '';
+});
 $('join-button').addEventListener('click', async () => {
+  if (state.e2ee && !state.meetingKey) {
+    $('e2ee-error').textContent = 'Enter the meeting key first: this meeting is end-to-end encrypted.';
+    $('e2ee-key').focus();
+    return;
+  }
   $('join-button').disabled = true;
   await preview.ready; // the devices the preview is still opening
   state.local = preview.local;
@@ -225,6 +280,13 @@ $('wait-cancel').addEventListener('click', () => {
 async function connect() {
   cancelReconnect();
   const gen = ++state.generation;
+  try {
+    await meetingCrypto(); // before joining: media may follow the joined reply at once
+  } catch (err) {
+    showEnd({ title: 'Encryption could not start', text: `The meeting key could not be used (${err.message}).`, next: 'Reload the page and try again.' }, { rejoin: true });
+    return;
+  }
+  if (gen !== state.generation) return;
   const conn = new SignalingConnection(wsUrl());
   state.conn = conn;
   if (!state.everJoined) {
@@ -247,7 +309,7 @@ async function connect() {
       type: 'join',
       protocol: PROTOCOL_VERSION,
       token: state.token,
-      options: { low_bandwidth: state.lowBandwidth, mixed_audio: false },
+      options: { low_bandwidth: state.lowBandwidth && !state.e2ee, mixed_audio: false },
     }, {
       timeoutMs: 0, // a lobby wait has no time limit
       onInterim: (waiting) => {
@@ -283,12 +345,26 @@ function onJoinRefused(err) {
 
 function onJoined(msg) {
   const wasReconnect = state.everJoined;
+  if (!!msg.room.e2ee !== !!state.frameCrypto) {
+    // The relay refuses a token that disagrees with the room, so this is never expected; but
+    // never send unencrypted media into an encrypted room.
+    dropConnection();
+    teardownMeeting();
+    showEnd({
+      title: 'The meeting’s encryption does not match this link',
+      text: msg.room.e2ee ? 'The meeting is end-to-end encrypted, but this join link is not marked for it.'
+        : 'This join link asks for end-to-end encryption, but the meeting is not encrypted.',
+      next: 'Ask the meeting organiser for a new join link.',
+    }, { other: true });
+    return;
+  }
+  const frameCrypto = state.frameCrypto;
   console.info(`[legation] joined room ${msg.room.id} as ${msg.participant_id}${wasReconnect ? ' (again)' : ''}`);
   state.everJoined = true;
   state.reconnectAttempt = 0;
   state.phase = 'meeting';
   state.self = { id: msg.participant_id, name: msg.name, role: msg.role };
-  resetPeers();
+  resetPeers(frameCrypto);
   room.clear();
   grid.setModerator(msg.role === 'moderator');
   room.add({
@@ -338,13 +414,13 @@ async function publish() {
   updateControls();
 }
 
-function resetPeers() {
+function resetPeers(frameCrypto) {
   if (state.publisher) state.publisher.close();
   if (state.subscriber) state.subscriber.close();
   const signal = (msg) => (state.conn ? state.conn.request(msg)
     : Promise.reject(new Error('not connected to the meeting server')));
-  state.publisher = new Publisher(signal, (s) => onMediaState('publish', s));
-  state.subscriber = new Subscriber(signal, (t) => room.onRemoteTrack(t), (s) => onMediaState('subscribe', s));
+  state.publisher = new Publisher(signal, (s) => onMediaState('publish', s), frameCrypto);
+  state.subscriber = new Subscriber(signal, (t) => room.onRemoteTrack(t), (s) => onMediaState('subscribe', s), frameCrypto);
 }
 
 function onMediaState(which, connectionState) {
@@ -595,6 +671,10 @@ function updateControls() {
   toggle('btn-screen', !!state.screenStream, !observer && !!(state.publisher && state.publisher.pc),
     'Stop sharing', 'Share screen', 'Screen sharing needs a camera or microphone connection');
   $('lowbw-switch').checked = state.lowBandwidth;
+  $('lowbw-switch').disabled = state.e2ee;
+  $('lowbw-note').hidden = !state.e2ee;
+  $('lowbw-note').textContent = state.e2ee ? E2EE_NO_MIX : '';
+  $('e2ee-badge').hidden = !state.e2ee;
 }
 
 $('btn-mic').addEventListener('click', () => setMic(!state.micMuted));
@@ -663,13 +743,29 @@ window.legation = {
   participants: () => room.list(),
   /** {participantId: {audioPackets, videoFrames, videoPackets}} received on the subscribe connection. */
   inbound: () => inboundByParticipant(state.subscriber && state.subscriber.pc, (mid) => room.ownerOfMid(mid)),
+  /** End-to-end encryption: {enabled, sent: {audio, video, dropped}, received: {pid: {audio, video, failed}}}. */
+  e2ee: () => {
+    const out = { enabled: state.e2ee, sent: { audio: 0, video: 0, dropped: 0 }, received: {} };
+    if (!state.frameCrypto) return out;
+    const sum = state.frameCrypto.summary();
+    out.sent = sum.sent;
+    for (const r of sum.received) {
+      const pid = room.ownerOfMid(r.mid) || `mid:${r.mid}`;
+      const e = out.received[pid] || (out.received[pid] = { audio: 0, video: 0, failed: 0 });
+      e[r.kind] += r.ok;
+      e.failed += r.failed;
+    }
+    return out;
+  },
 };
 
 // --- start ------------------------------------------------------------------------------------
 
 function takeTokenFromFragment() {
   const token = tokenFromFragment(location.hash);
-  if (token) {
+  const key = keyFromFragment(location.hash);
+  if (key) state.meetingKey = key; // kept in memory only: a reload asks for it again
+  if (token || key) {
     // Keep the token out of the address bar (screen shares, shoulder surfing); this tab's
     // session storage keeps it so that a reload still works.
     history.replaceState(null, '', location.pathname + location.search);

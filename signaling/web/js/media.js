@@ -103,9 +103,11 @@ export function waitForIceGathering(pc, timeoutMs = ICE_GATHER_TIMEOUT_MS) {
  * (publish_answer). Tracks: one audio, one camera (simulcast), optionally one screen share.
  */
 export class Publisher {
-  constructor(signal, onStateChange) {
+  /** frameCrypto: a FrameCrypto (e2ee.js) in an end-to-end encrypted room, else null. */
+  constructor(signal, onStateChange, frameCrypto = null) {
     this.signal = signal;
     this.onStateChange = onStateChange;
+    this.frameCrypto = frameCrypto;
     this.pc = null;
     this.audio = null;
     this.camera = null;
@@ -123,12 +125,14 @@ export class Publisher {
     const videoTrack = stream.getVideoTracks()[0];
     if (audioTrack) {
       this.audio = pc.addTransceiver(audioTrack, { direction: 'sendonly', streams: [stream] });
+      this.encrypt(this.audio);
     }
     if (videoTrack) {
       this.camera = pc.addTransceiver(videoTrack, {
         direction: 'sendonly', streams: [stream], sendEncodings: SIMULCAST,
       });
-      preferCodec(this.camera, 'video/VP8');
+      preferCodec(this.camera, 'video/VP8', !!this.frameCrypto);
+      this.encrypt(this.camera);
     }
     await this.negotiate();
   }
@@ -162,7 +166,8 @@ export class Publisher {
   /** Adds a screen-share track as one more sendonly m-line and renegotiates. */
   async startScreen(track, stream) {
     this.screen = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-    preferCodec(this.screen, 'video/VP8');
+    preferCodec(this.screen, 'video/VP8', !!this.frameCrypto);
+    this.encrypt(this.screen);
     try {
       await this.negotiate();
     } catch (err) {
@@ -176,6 +181,11 @@ export class Publisher {
     if (!this.screen) return;
     this.dropScreen();
     await this.negotiate();
+  }
+
+  /** In an E2EE room, every frame this transceiver sends is encrypted first. */
+  encrypt(transceiver) {
+    if (this.frameCrypto) this.frameCrypto.attachSender(transceiver.sender, transceiver.sender.track.kind);
   }
 
   dropScreen() {
@@ -193,12 +203,17 @@ export class Publisher {
   }
 }
 
-function preferCodec(transceiver, mimeType) {
+/**
+ * Puts mimeType first. only: offer nothing else (but retransmissions): end-to-end encryption
+ * knows how much of a VP8 frame to leave in clear, not of other codecs.
+ */
+function preferCodec(transceiver, mimeType, only = false) {
   if (!transceiver.setCodecPreferences || !RTCRtpSender.getCapabilities) return;
   const caps = RTCRtpSender.getCapabilities(transceiver.sender.track.kind);
   if (!caps) return;
   const first = caps.codecs.filter((c) => c.mimeType.toLowerCase() === mimeType.toLowerCase());
-  const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== mimeType.toLowerCase());
+  const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== mimeType.toLowerCase() &&
+    (!only || c.mimeType.toLowerCase() === 'video/rtx'));
   if (first.length) transceiver.setCodecPreferences([...first, ...rest]);
 }
 
@@ -207,10 +222,12 @@ function preferCodec(transceiver, mimeType) {
  * skipped), reports tracks as they arrive: onTrack({track, mid, streamId, transceiver}).
  */
 export class Subscriber {
-  constructor(signal, onTrack, onStateChange) {
+  /** frameCrypto: a FrameCrypto (e2ee.js) in an end-to-end encrypted room, else null. */
+  constructor(signal, onTrack, onStateChange, frameCrypto = null) {
     this.signal = signal;
     this.onTrack = onTrack;
     this.onStateChange = onStateChange;
+    this.frameCrypto = frameCrypto;
     this.pc = null;
     this.latestSeq = -1;
     this.chain = Promise.resolve();
@@ -221,6 +238,9 @@ export class Subscriber {
     const pc = new RTCPeerConnection(PC_CONFIG);
     this.pc = pc;
     pc.addEventListener('track', (ev) => {
+      if (this.frameCrypto) {
+        this.frameCrypto.attachReceiver(ev.receiver, ev.track.kind, ev.transceiver && ev.transceiver.mid);
+      }
       this.onTrack({
         track: ev.track,
         mid: ev.transceiver && ev.transceiver.mid,

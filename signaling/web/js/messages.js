@@ -56,6 +56,18 @@ const JOIN_ERRORS = {
     next: 'Contact the meeting organiser if you think you should be in this meeting.',
     retry: false,
   },
+  e2ee_mismatch: {
+    title: 'This join link does not match the meeting’s encryption',
+    text: 'The meeting is end-to-end encrypted and this link is not (or the other way round), so the meeting server refused it.',
+    next: 'Ask the meeting organiser for a new join link for this meeting.',
+    retry: false,
+  },
+  e2ee_room: {
+    title: 'Low bandwidth mode is not available here',
+    text: 'This meeting is end-to-end encrypted: the meeting server cannot decode its audio, so it cannot mix it into one low-bandwidth stream.',
+    next: 'Join again with low bandwidth off.',
+    retry: true,
+  },
   unsupported_protocol: {
     title: 'This page is out of date',
     text: 'This page and the meeting server speak different versions.',

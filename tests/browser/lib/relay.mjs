@@ -30,11 +30,12 @@ export function relayArgs() {
     '--workers', '1', '--web-root', relay.webRoot, '--log-level', 'info'];
 }
 
-/** A join token minted by `legation token`. */
-export function mintToken({ room, name, role = 'participant', ttl = '1h' }) {
+/** A join token minted by `legation token` (e2ee: for an end-to-end encrypted room). */
+export function mintToken({ room, name, role = 'participant', ttl = '1h', e2ee = false }) {
   return execFileSync(relay.bin, ['token', '--state-dir', relay.stateDir, '--listen', relay.listen,
     '--room', room, '--name', name, '--sub', `${name.toLowerCase().replace(/\W+/g, '.')}@test.example`,
-    '--role', role, '--ttl', ttl, '--token-only'], { encoding: 'utf8', timeout: 10000 }).trim();
+    '--role', role, '--ttl', ttl, '--token-only', ...(e2ee ? ['--e2ee'] : [])],
+  { encoding: 'utf8', timeout: 10000 }).trim();
 }
 
 function b64url(buf) {
@@ -66,8 +67,15 @@ export function forgedToken({ room, name, role = 'moderator' }) {
   return `${header}.${b64url(JSON.stringify(claims))}.${sig}`;
 }
 
-export function joinLink(token) {
-  return `${relay.baseUrl}#token=${token}`;
+/** The join link; key (an E2EE meeting key) goes into the fragment too, never to the relay. */
+export function joinLink(token, key) {
+  return `${relay.baseUrl}#token=${token}${key ? `&key=${encodeURIComponent(key)}` : ''}`;
+}
+
+/** Everything the relay wrote: its log and its audit trail (to check what it never saw). */
+export function relayRecords() {
+  const read = (f) => { try { return readFileSync(f, 'utf8'); } catch { return ''; } };
+  return read(relay.logFile) + read(`${relay.stateDir}/audit.log`);
 }
 
 function healthz(timeoutMs = 1000) {
