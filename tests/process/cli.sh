@@ -49,6 +49,18 @@ stop_relay TERM
 # Tokens: a dev token for a room, and errors that name the flag.
 URL=$("$BIN" token --state-dir "$TMP/s2" --room demo --name Ann --role participant --listen 127.0.0.1:9443)
 [[ "$URL" == https://localhost:9443/#token=*.*.* ]] || fail "token link '$URL'"
+# --e2ee puts "e2ee":true in the claims (and only then), and reminds to share the key apart.
+claims() { # the payload, base64url without padding -> JSON
+  local p; p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
+  while [ $((${#p} % 4)) -ne 0 ]; do p="$p="; done
+  base64 -d <<<"$p"
+}
+TOK=$("$BIN" token --state-dir "$TMP/s2" --room sec --name Ann --role participant --e2ee --token-only)
+[[ "$(claims "$TOK")" == *'"e2ee":true'* ]] || fail "--e2ee token claims: $(claims "$TOK")"
+TOK=$("$BIN" token --state-dir "$TMP/s2" --room sec --name Ann --role participant --token-only)
+[[ "$(claims "$TOK")" != *e2ee* ]] || fail "plain token has an e2ee claim: $(claims "$TOK")"
+expect 0 "end-to-end encrypted: agree on a meeting key" -- token --state-dir "$TMP/s2" --room sec \
+  --name Ann --role participant --e2ee
 expect 2 "--role must be" -- token --state-dir "$TMP/s2" --room demo --name Ann --role king
 expect 2 "--room, --name and --role are required" -- token --state-dir "$TMP/s2" --name Ann
 expect 2 "not a duration" -- token --state-dir "$TMP/s2" --room d --name A --role observer --ttl soon
