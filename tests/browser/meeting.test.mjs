@@ -279,6 +279,8 @@ test('(f) an end-to-end encrypted room: the same key decodes, a wrong key does n
       await alice.page.locator('#e2ee-badge', { hasText: 'End-to-end encrypted' }).waitFor();
       assert.equal(await alice.page.getByRole('switch', { name: 'Low bandwidth' }).isDisabled(), true, 'low bandwidth disabled in the meeting');
       assert.match(await alice.page.locator('#lowbw-note').textContent(), /end-to-end encrypted.*cannot decode its audio/);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await alice.page.screenshot({ path: pathJoin(ARTIFACTS, 'meeting-e2ee.png'), fullPage: true });
 
       // Chen types a wrong key: packets arrive, but nothing of Alice's decrypts or decodes.
       const chen = await participant('Chen', joinLink(mintToken({ room, name: 'Chen Wei', e2ee: true })));
