@@ -14,10 +14,12 @@
 #include "media/layer_selector.h"
 #include "media/nack_generator.h"
 #include "media/rtx_buffer.h"
+#include "media/seq_rewriter.h"
 #include "sfu/rtcp_reports.h"
 #include "sfu/transport.h"
 
 #define ROUTER_MAX_LAYERS       4
+#define ROUTER_MAX_TIDS         LAYERSEL_MAX_TEMPORAL /* VP8 temporal layers measured per layer */
 #define ROUTER_RID_MAX          16
 #define ROUTER_MID_MAX          32
 #define ROUTER_PLI_INTERVAL_MS  500 /* keyframe requests to one publisher track, at most */
@@ -78,6 +80,9 @@ typedef struct producer {
     struct room_mix *mix;                    /* its room's mixer, while someone there is mixed */
     uint64_t layer_bytes[ROUTER_MAX_LAYERS]; /* since rate_since_ms */
     uint32_t layer_bps[ROUTER_MAX_LAYERS];   /* measured over the last window */
+    uint64_t tid_bytes[ROUTER_MAX_LAYERS][ROUTER_MAX_TIDS]; /* VP8 bytes by TID, same window */
+    uint32_t tid_bps[ROUTER_MAX_LAYERS][ROUTER_MAX_TIDS];   /* cumulative: TIDs 0..t */
+    uint8_t tids[ROUTER_MAX_LAYERS]; /* TIDs seen in the last window (highest + 1), 0: none */
     uint64_t rate_since_ms;
     int speaker_slot;
     bool muted;
@@ -93,17 +98,10 @@ struct consumer {
     transport_t *t;
     uint8_t id_map[16]; /* publisher extension id -> subscriber id, 0 blanks it */
     int layer;          /* forwarded layer, -1 until a keyframe arrives */
-    layersel_t sel;     /* simulcast: the layer its estimate affords (index 0 = lowest) */
+    layersel_t sel;     /* video: the spatial and VP8 temporal layers its estimate affords (selector
+                           index 0 = lowest, the reverse of `layer`) */
     int target_layer;
-    bool started;      /* first packet forwarded */
-    uint16_t seq_out;  /* last sequence number sent */
-    uint32_t ts_out;   /* last timestamp sent */
-    uint32_t ts_in;    /* its source timestamp */
-    uint16_t seq_in;   /* last source sequence number forwarded */
-    uint32_t src_ssrc; /* source SSRC of the last forwarded packet */
-    uint64_t last_ms;  /* when it was forwarded */
-    int32_t seq_delta; /* out = in + delta (mod 2^16) for the current source */
-    uint32_t ts_delta;
+    seqrw_t rw; /* one continuous seq/ts out of layer switches and temporal-layer drops */
     uint64_t packets, bytes;
     consumer_t *next_in_producer;
     consumer_t *next_in_transport;
