@@ -2,7 +2,14 @@
  * consumers (one per subscriber per track). Each RTP packet is copied once per consumer into a
  * send slot, rewritten (SSRC, sequence, timestamp, payload type, header-extension ids), protected
  * with the subscriber's SRTP session and queued for sendmmsg. Nothing decodes video. Worker
- * thread only; producers and consumers are created and removed by control messages. */
+ * thread only; producers and consumers are created and removed by control messages.
+ *
+ * Video consumers get one simulcast layer at a time, chosen every 500 ms from the layers'
+ * measured bitrates and the subscriber leg's estimate (router_update_layers), switched at a key
+ * frame the relay asks the publisher for. When even the lowest layer does not fit, its VP8
+ * temporal layers above what fits are held back (media/layer_selector.h); the consumer's
+ * sequence rewrite (media/seq_rewriter.h) closes the holes they leave and maps the subscriber's
+ * NACKs back to source numbers. */
 #ifndef LG_ROUTER_H
 #define LG_ROUTER_H
 
