@@ -119,6 +119,7 @@ int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
         p->p.nlayers = 1;
     memcpy(p->ssrcs, pp->ssrcs, sizeof p->ssrcs);
     memcpy(p->rtx_ssrcs, pp->rtx_ssrcs, sizeof p->rtx_ssrcs);
+    p->rate_since_ms = lg_worker_now_ms(w); /* else the first window spans the worker's uptime */
     p->t = t;
     t->producers[t->nproducers++] = p;
     if (p->p.kind == ROUTER_AUDIO && p->p.ext_audio_level)
