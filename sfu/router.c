@@ -336,11 +336,36 @@ static bool admit(consumer_t *c, int layer, bool keyframe)
     return false;
 }
 
+/* VP8 numbering for consumer c: a new source continues at the last picture id and TL0PICIDX + 1;
+ * payload is the copied packet's payload, d its descriptor as parsed from the source. */
+static void rewrite_vp8(consumer_t *c, uint8_t *payload, size_t len, uint32_t ssrc,
+                        const vp8_desc_t *d)
+{
+    bool fresh = !c->vp8_started || ssrc != c->vp8_src;
+    if (fresh) {
+        c->pic_delta = c->vp8_started ? (uint16_t)(c->pic_last + 1 - d->picture_id) : 0;
+        c->tl0_delta = c->vp8_started ? (uint8_t)(c->tl0_last + 1 - d->tl0picidx) : 0;
+        c->vp8_src = ssrc;
+        c->vp8_started = true;
+    }
+    uint16_t mask = d->picture_id_15 ? 0x7fff : 0x7f;
+    uint16_t pic = (uint16_t)((d->picture_id + c->pic_delta) & mask);
+    vp8_set_picture_id(payload, len, pic);
+    if (fresh || ((pic - c->pic_last) & mask) < (mask + 1) / 2) /* a resend keeps the last */
+        c->pic_last = pic;
+    if (!d->has_tl0picidx)
+        return;
+    uint8_t tl0 = (uint8_t)(d->tl0picidx + c->tl0_delta);
+    vp8_set_tl0picidx(payload, len, tl0);
+    if (fresh || (uint8_t)(tl0 - c->tl0_last) < 0x80)
+        c->tl0_last = tl0;
+}
+
 /* Copies, rewrites and protects one packet into c's transport. The source (seq, ts) maps into the
  * consumer's continuous output (media/seq_rewriter.h: a new source continues at last + 1, dropped
  * packets leave no hole); a packet the rewriter refuses (older than a switch) is not sent. */
 static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_packet_t *pkt,
-                    uint64_t now_ms)
+                    const vp8_desc_t *d, uint64_t now_ms)
 {
     transport_t *t = c->t;
     if (!t->srtp_ready || t->selected < 0)
@@ -358,6 +383,8 @@ static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
     rtp_set_seq(buf, len, seq);
     rtp_set_timestamp(buf, len, ts);
     rtp_set_payload_type(buf, len, c->p.pt);
+    if (d && d->has_picture_id)
+        rewrite_vp8(c, buf + (pkt->payload - data), pkt->payload_len, pkt->ssrc, d);
     if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE) {
         rtp_ext_rewrite_ids(buf, len, c->id_map);
         /* transport-wide sequence numbers are per leg: stamp ours, for this leg's estimate */
@@ -408,20 +435,20 @@ static producer_t *classify_rtx(transport_t *t, const rtp_packet_t *pkt, int *la
 }
 
 /* Video bookkeeping per packet: retransmission buffer, uplink loss detection, bytes by VP8
- * temporal layer. Returns whether it starts a key frame; *d gets its VP8 descriptor (has_tid
- * false when it has none or is not VP8). */
+ * temporal layer. Returns whether it starts a key frame; *d gets its VP8 descriptor (has_tid and
+ * has_picture_id false when it is not VP8 or does not parse). */
 static bool video_in(producer_t *p, int layer, const uint8_t *data, size_t len,
                      const rtp_packet_t *pkt, uint64_t now, vp8_desc_t *d)
 {
     bool keyframe = false;
     h264_info_t h;
-    d->has_tid = false;
+    d->has_tid = d->has_picture_id = false;
     if (p->p.h264)
         keyframe = h264_parse(pkt->payload, pkt->payload_len, &h) == 0 && (h.idr || h.sps);
     else if (vp8_parse(pkt->payload, pkt->payload_len, d) == 0)
         keyframe = d->keyframe;
     else
-        d->has_tid = false;
+        d->has_tid = d->has_picture_id = false;
     if (d->has_tid && d->tid < ROUTER_MAX_TIDS)
         p->tid_bytes[layer][d->tid] += len;
     if (!p->rtx[layer] && (p->rtx[layer] = calloc(1, sizeof *p->rtx[layer])) != NULL &&
@@ -446,8 +473,9 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
     rx_stats_update(&p->rx[layer], pkt->seq, pkt->timestamp,
                     p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
     vp8_desc_t d;
-    d.has_tid = false;
+    d.has_tid = d.has_picture_id = false;
     bool keyframe = p->p.kind == ROUTER_VIDEO && video_in(p, layer, data, len, pkt, now, &d);
+    bool vp8 = p->p.kind == ROUTER_VIDEO && !p->p.h264;
     p->layer_bytes[layer] += len;
     rtp_ext_t e;
     bool voice = false, have_level = false;
@@ -477,7 +505,7 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
             w->counters.temporal_dropped++;
             continue;
         }
-        forward(c, data, len, pkt, now);
+        forward(c, data, len, pkt, vp8 ? &d : NULL, now);
     }
 }
 
@@ -689,7 +717,9 @@ static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
             rtxbuf_resend(c->prod->rtx[c->layer], in, now, 10, &pkt, &len) != 0 ||
             rtp_parse(pkt, len, &parsed) != 0 || parsed.ssrc != c->rw.ssrc)
             continue;
-        forward(c, pkt, len, &parsed, now);
+        vp8_desc_t d;
+        bool vp8 = !c->prod->p.h264 && vp8_parse(parsed.payload, parsed.payload_len, &d) == 0;
+        forward(c, pkt, len, &parsed, vp8 ? &d : NULL, now);
         w->counters.retransmitted++;
     }
 }

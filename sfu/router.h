@@ -9,7 +9,8 @@
  * frame the relay asks the publisher for. When even the lowest layer does not fit, its VP8
  * temporal layers above what fits are held back (media/layer_selector.h); the consumer's
  * sequence rewrite (media/seq_rewriter.h) closes the holes they leave and maps the subscriber's
- * NACKs back to source numbers. */
+ * NACKs back to source numbers. VP8 picture ids and TL0PICIDX are rewritten to continue across
+ * switches (a receiver drops frames whose picture id looks older than one it decoded). */
 #ifndef LG_ROUTER_H
 #define LG_ROUTER_H
 
@@ -109,6 +110,11 @@ struct consumer {
                            index 0 = lowest, the reverse of `layer`) */
     int target_layer;
     seqrw_t rw; /* one continuous seq/ts out of layer switches and temporal-layer drops */
+    /* VP8: picture id and TL0PICIDX continue across layer switches (out = in + delta) */
+    bool vp8_started;
+    uint32_t vp8_src; /* the source SSRC the deltas are for */
+    uint16_t pic_delta, pic_last;
+    uint8_t tl0_delta, tl0_last;
     uint64_t packets, bytes;
     consumer_t *next_in_producer;
     consumer_t *next_in_transport;

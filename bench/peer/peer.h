@@ -216,6 +216,9 @@ typedef struct {
     uint64_t stream_changes, changes_at_keyframe;
     uint64_t rtp_gaps, rtp_repaired, rtp_duplicates, ts_regressions;
     uint64_t tid_packets[PEER_MAX_TIDS]; /* VP8 packets by temporal layer id (those with a TID) */
+    /* in-order VP8 frame starts whose picture id is not after the previous frame's (a decoder
+     * drops those as old), or at a stream change is not exactly the previous one's + 1 */
+    uint64_t picture_id_breaks;
 } peer_stream_stats_t;
 
 /* Maximum distinct received SSRCs tracked; further ones are counted only in the totals. */

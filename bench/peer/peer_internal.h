@@ -130,8 +130,10 @@ typedef struct {
     int have_seq;
     int have_rtp;
     uint16_t max_rtp;  /* newest RTP sequence number */
-    uint64_t rtp_seen; /* bit i: max_rtp - i arrived */
     uint32_t last_ts;  /* and its timestamp */
+    uint64_t rtp_seen; /* bit i: max_rtp - i arrived */
+    int have_pic;
+    uint16_t last_pic; /* VP8 picture id of the newest frame start */
     int64_t last_pli_ns;
     nackgen_t *nack; /* send_nacks: video losses to ask for */
 } peer_rx_t;

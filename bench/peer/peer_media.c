@@ -527,14 +527,14 @@ static int track_rtp(peer_rx_t *rx, const rtp_packet_t *pkt)
  * switching simulcast layers), which restart the trailer numbering. A straggler of the stream
  * before a change is only late. Timestamps of in-order packets must not go back, and at a
  * change must move forward. */
-static void track_trailer(peer_t *p, peer_rx_t *rx, const peer_trailer_t *t, int in_order,
-                          int32_t dts, int keyframe)
+static int track_trailer(peer_t *p, peer_rx_t *rx, const peer_trailer_t *t, int in_order,
+                         int32_t dts, int keyframe)
 {
     int changed = rx->have_seq && t->sender_id == rx->s.sender_id && t->stream != rx->s.stream;
     if (changed && !in_order) {
         rx->s.late++;
         p->st.late++;
-        return;
+        return 0;
     }
     if (in_order && (changed ? dts <= 0 : dts < 0))
         rx->s.ts_regressions++;
@@ -544,6 +544,21 @@ static void track_trailer(peer_t *p, peer_rx_t *rx, const peer_trailer_t *t, int
         rx->have_seq = 0;
     }
     count_sequence(p, rx, t);
+    return changed;
+}
+
+/* VP8 picture ids of in-order frame starts move forward (gaps are fine: dropped temporal layers),
+ * and continue at + 1 where the stream changed. */
+static void track_picture_id(peer_rx_t *rx, const vp8_desc_t *d, int changed)
+{
+    if (!d->start || d->pid != 0 || !d->has_picture_id)
+        return;
+    uint16_t mask = d->picture_id_15 ? 0x7fff : 0x7f;
+    uint16_t step = (uint16_t)((d->picture_id - rx->last_pic) & mask);
+    if (rx->have_pic && (changed ? step != 1 : step == 0 || step > mask / 2))
+        rx->s.picture_id_breaks++;
+    rx->have_pic = 1;
+    rx->last_pic = d->picture_id;
 }
 
 static void check_keyframe(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_packet_t *pkt,
@@ -626,10 +641,13 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
     uint32_t prev_ts = rx->last_ts;
     int in_order = track_rtp(rx, &pkt);
     int32_t dts = had_rtp ? (int32_t)(pkt.timestamp - prev_ts) : 1;
+    int changed = 0;
     if (has)
-        track_trailer(p, rx, &t, in_order, dts, keyframe);
+        changed = track_trailer(p, rx, &t, in_order, dts, keyframe);
     else
         rx->s.foreign++;
+    if (vp8 && in_order)
+        track_picture_id(rx, &d, changed);
     check_keyframe(p, leg, rx, &pkt, keyframe, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);

@@ -33,6 +33,10 @@ typedef struct {
     uv_thread_t th;
 } runner_t;
 
+/* What a failed test leaves behind (cmocka jumps out of it): its teardown stops and frees it. */
+static runner_t *g_runner;
+static peer_t *g_peers[2];
+
 static void runner_main(void *arg)
 {
     runner_t *r = arg;
@@ -47,12 +51,14 @@ static void runner_start(runner_t *r, peer_t *p)
     r->rc = 0;
     atomic_store(&r->stop, 0);
     assert_int_equal(uv_thread_create(&r->th, runner_main, r), 0);
+    g_runner = r;
 }
 
 static void runner_stop(runner_t *r)
 {
     atomic_store(&r->stop, 1);
     uv_thread_join(&r->th);
+    g_runner = NULL;
     if (r->rc != 0)
         fail_msg("publisher stopped: %s", peer_last_error(r->peer));
 }
@@ -69,7 +75,7 @@ static peer_t *make_subscriber(const char *room, unsigned remb, unsigned loss)
     o.send_nacks = loss > 0;
     o.socket_buffer = 1 << 20;
     char err[256];
-    peer_t *p = peer_new(&o, err, sizeof err);
+    peer_t *p = g_peers[1] = peer_new(&o, err, sizeof err);
     if (!p)
         fail_msg("peer_new: %s", err);
     if (peer_join(p, 5000) != 0)
@@ -91,7 +97,7 @@ static peer_t *make_publisher(const char *room, unsigned temporal)
     o.keyframe_interval = 100000;
     o.socket_buffer = 1 << 20;
     char err[256];
-    peer_t *p = peer_new(&o, err, sizeof err);
+    peer_t *p = g_peers[0] = peer_new(&o, err, sizeof err);
     if (!p)
         fail_msg("peer_new: %s", err);
     if (peer_join(p, 5000) != 0)
@@ -155,13 +161,15 @@ static bool tid_grew(const peer_stream_stats_t *v, const void *arg)
 }
 
 /* What every switch must look like to the subscriber: one SSRC (video_of), each change of layer
- * starting at a key frame, sequence numbers without a hole, timestamps moving forward. */
+ * starting at a key frame, sequence numbers without a hole, timestamps moving forward, VP8 picture
+ * ids continuing. */
 static void expect_clean(const peer_stream_stats_t *v)
 {
     assert_int_equal(v->changes_at_keyframe, v->stream_changes);
     assert_int_equal(v->rtp_gaps, 0);
     assert_int_equal(v->ts_regressions, 0);
     assert_int_equal(v->late, 0);
+    assert_int_equal(v->picture_id_breaks, 0);
 }
 
 static peer_stats_t publisher_stats(runner_t *r, peer_t *pub)
@@ -242,8 +250,6 @@ static void test_layer_switches(void **state)
     lg_counters_t c1 = worker_counters();
     assert_true(c1.layer_switches - c0.layer_switches >= 3);
     assert_int_equal(c1.temporal_dropped, c0.temporal_dropped);
-    peer_free(sub);
-    peer_free(pub);
 }
 
 /* Below the lowest layer's full rate only its base temporal layer arrives, then TIDs 0-1, then
@@ -292,8 +298,6 @@ static void test_temporal_dropping(void **state)
     expect_clean(&v);
     lg_counters_t c1 = worker_counters();
     assert_true(c1.temporal_dropped - c0.temporal_dropped >= 20);
-    peer_free(sub);
-    peer_free(pub);
 }
 
 /* Losses on a subscriber whose stream is thinned: it NACKs rewritten numbers, the relay maps them
@@ -325,6 +329,7 @@ static void test_nack_through_drops(void **state)
     assert_true(ss.rx_dropped >= 5);
     assert_true(ss.nacks_sent >= 5);
     assert_true(v.rtp_gaps >= 5);
+    assert_int_equal(v.stream_changes, 0); /* never moved off the lowest layer, not even at first */
     /* every hole was filled, but possibly the last few (no later packet revealed them) and any
      * the publisher's uplink lost (the relay NACKs it; this peer sends no RTX) */
     lg_counters_t c1 = worker_counters();
@@ -341,8 +346,6 @@ static void test_nack_through_drops(void **state)
     assert_int_equal(v.tid_packets[2], base.tid_packets[2]);
     assert_true(c1.temporal_dropped - c0.temporal_dropped >= 20);
     assert_true(c1.retransmitted - c0.retransmitted >= v.rtp_repaired);
-    peer_free(sub);
-    peer_free(pub);
 }
 
 static void tune(lg_config_t *cfg)
@@ -363,12 +366,27 @@ static int teardown(void **state)
     return 0;
 }
 
+static int test_teardown(void **state)
+{
+    (void)state;
+    if (g_runner) {
+        atomic_store(&g_runner->stop, 1);
+        uv_thread_join(&g_runner->th);
+        g_runner = NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        peer_free(g_peers[i]);
+        g_peers[i] = NULL;
+    }
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layer_switches),
-        cmocka_unit_test(test_temporal_dropping),
-        cmocka_unit_test(test_nack_through_drops),
+        cmocka_unit_test_teardown(test_layer_switches, test_teardown),
+        cmocka_unit_test_teardown(test_temporal_dropping, test_teardown),
+        cmocka_unit_test_teardown(test_nack_through_drops, test_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
