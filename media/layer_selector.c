@@ -26,6 +26,8 @@ int layersel_init(layersel_t *s, uint8_t nlayers, const layersel_config_t *cfg)
     s->pref_max_layer = (int8_t)(nlayers - 1);
     s->current = LAYERSEL_NONE;
     s->target = LAYERSEL_NONE;
+    s->tid_target = LAYERSEL_TID_ALL;
+    s->tid_current = LAYERSEL_TID_ALL;
     return 0;
 }
 
@@ -37,6 +39,18 @@ int layersel_set_layer(layersel_t *s, uint8_t layer, bool active, uint32_t bitra
     s->layers[layer].active = active;
     s->layers[layer].bitrate_bps = bitrate_bps;
     s->layers[layer].height = height;
+    return 0;
+}
+
+int layersel_set_temporal(layersel_t *s, uint8_t layer, const uint32_t *cum_bps, uint8_t n)
+{
+    if (!s || layer >= s->nlayers || n > LAYERSEL_MAX_TEMPORAL || (n > 0 && !cum_bps))
+        return LG_EINVAL;
+    layersel_layer_t *l = &s->layers[layer];
+    memset(l->tid_bps, 0, sizeof l->tid_bps);
+    for (uint8_t t = 0; t < n; t++)
+        l->tid_bps[t] = cum_bps[t];
+    l->tids = n;
     return 0;
 }
 
@@ -82,6 +96,33 @@ static int pick(const layersel_t *s, uint64_t estimate_bps)
     return lowest;
 }
 
+static int lowest_allowed(const layersel_t *s)
+{
+    for (int i = 0; i < s->nlayers; i++)
+        if (allowed(s, i))
+            return i;
+    return LAYERSEL_NONE;
+}
+
+/* The temporal choice for target layer i: every TID unless i is the lowest allowed layer and does
+ * not fit; then the highest t whose TIDs 0..t fit (a rise above the current needs the margin). */
+static uint8_t pick_tid(const layersel_t *s, int i, uint64_t estimate_bps)
+{
+    if (i == LAYERSEL_NONE || i != lowest_allowed(s) || s->layers[i].tids < 2)
+        return LAYERSEL_TID_ALL;
+    const layersel_layer_t *l = &s->layers[i];
+    int top = l->tids - 1;
+    int cur = s->tid_current == LAYERSEL_TID_ALL || s->tid_current > top ? top : s->tid_current;
+    for (int t = top; t > 0; t--) {
+        double need = (double)l->tid_bps[t];
+        if (t > cur)
+            need *= s->cfg.up_margin;
+        if (l->tid_bps[t] > 0 && (double)estimate_bps >= need)
+            return t == top ? LAYERSEL_TID_ALL : (uint8_t)t;
+    }
+    return 0;
+}
+
 unsigned layersel_update(layersel_t *s, uint64_t estimate_bps, uint64_t now_ms)
 {
     if (!s)
@@ -92,6 +133,11 @@ unsigned layersel_update(layersel_t *s, uint64_t estimate_bps, uint64_t now_ms)
         s->target = (int8_t)target;
         s->keyframe_asked = false;
         flags |= LAYERSEL_CHANGED;
+    }
+    uint8_t tid = pick_tid(s, target, estimate_bps);
+    if (tid != s->tid_target) {
+        s->tid_target = tid;
+        flags |= LAYERSEL_TEMPORAL;
     }
     if (s->target == LAYERSEL_NONE || s->target == s->current)
         return flags;
@@ -115,6 +161,16 @@ layersel_verdict_t layersel_on_packet(layersel_t *s, uint8_t layer, bool keyfram
     return layer == s->current && s->current != LAYERSEL_NONE ? LAYERSEL_FORWARD : LAYERSEL_DROP;
 }
 
+int layersel_set_current(layersel_t *s, uint8_t layer)
+{
+    if (!s || layer >= s->nlayers)
+        return LG_EINVAL;
+    s->current = (int8_t)layer;
+    if (s->current == s->target)
+        s->keyframe_asked = false;
+    return 0;
+}
+
 int layersel_current(const layersel_t *s)
 {
     return s ? s->current : LAYERSEL_NONE;
@@ -128,4 +184,28 @@ int layersel_target(const layersel_t *s)
 bool layersel_temporal_forward(const vp8_desc_t *d, uint8_t max_tid)
 {
     return !d || !d->has_tid || d->tid <= max_tid;
+}
+
+int layersel_temporal_target(const layersel_t *s)
+{
+    return s ? s->tid_target : LAYERSEL_TID_ALL;
+}
+
+int layersel_temporal_current(const layersel_t *s)
+{
+    return s ? s->tid_current : LAYERSEL_TID_ALL;
+}
+
+bool layersel_temporal_on_packet(layersel_t *s, const vp8_desc_t *d, bool keyframe)
+{
+    if (!s || !d || !d->has_tid)
+        return true;
+    if (d->start && d->pid == 0 && s->tid_current != s->tid_target) {
+        if (keyframe || s->tid_target < s->tid_current)
+            s->tid_current =
+                s->tid_target; /* a key frame references nothing; down is always safe */
+        else if (d->layer_sync && d->tid > s->tid_current && d->tid <= s->tid_target)
+            s->tid_current = d->tid; /* this frame needs only TL0: from here on its TID is whole */
+    }
+    return layersel_temporal_forward(d, s->tid_current);
 }

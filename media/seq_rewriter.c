@@ -146,6 +146,30 @@ bool seqrw_drop(seqrw_t *rw, uint32_t ssrc, uint16_t seq)
     return true;
 }
 
+/* out = in + offset + (drops newer than in): try k = 0, 1, ... later drops, newest first. Drops
+ * are ascending, so for k later drops in must lie between the k-th and (k+1)-th newest drop. */
+int seqrw_unmap(const seqrw_t *rw, uint16_t out_seq, uint16_t *in_seq)
+{
+    if (!rw || !in_seq)
+        return LG_EINVAL;
+    if (!rw->started || seq_newer(out_seq, rw->max_out))
+        return LG_ENOTFOUND;
+    unsigned n = rw->drop_count;
+    for (unsigned k = 0; k <= n; k++) {
+        uint16_t in = (uint16_t)(out_seq - rw->offset - k);
+        if (k > 0 && !seq_newer(drop_at(rw, n - k), in))
+            continue; /* fewer than k drops are newer than in */
+        if (k < n && !seq_newer(in, drop_at(rw, n - k - 1)))
+            continue; /* more than k drops are newer, or in itself was dropped */
+        if (seq_newer(in, rw->max_in) || (uint16_t)(rw->max_in - in) >= SEQRW_WINDOW ||
+            !seq_newer(in, rw->floor_in))
+            return LG_ENOTFOUND;
+        *in_seq = in;
+        return 0;
+    }
+    return LG_ENOTFOUND;
+}
+
 bool seqrw_last(const seqrw_t *rw, uint16_t *out_seq, uint32_t *out_ts)
 {
     if (!rw || !rw->started)

@@ -58,6 +58,12 @@ int seqrw_map(seqrw_t *rw, uint32_t ssrc, uint16_t seq, uint32_t ts, uint64_t no
  * source is numbered from its first forwarded packet. Returns true when the gap was closed. */
 bool seqrw_drop(seqrw_t *rw, uint32_t ssrc, uint16_t seq);
 
+/* The inverse of seqrw_map for the current source: the incoming seq that out_seq was mapped from,
+ * for a receiver's NACK of a rewritten number. Changes nothing. Returns 0, LG_ENOTFOUND (out_seq
+ * is newer than anything forwarded, belongs to a previous source or lies before the switch point,
+ * is outside the window, or falls where the refused seqs are) or LG_EINVAL (NULL). */
+int seqrw_unmap(const seqrw_t *rw, uint16_t out_seq, uint16_t *in_seq);
+
 /* The last outgoing sequence number and timestamp; false before the first packet. */
 bool seqrw_last(const seqrw_t *rw, uint16_t *out_seq, uint32_t *out_ts);
 

@@ -119,6 +119,7 @@ int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
         p->p.nlayers = 1;
     memcpy(p->ssrcs, pp->ssrcs, sizeof p->ssrcs);
     memcpy(p->rtx_ssrcs, pp->rtx_ssrcs, sizeof p->rtx_ssrcs);
+    p->rate_since_ms = lg_worker_now_ms(w); /* else the first window spans the worker's uptime */
     p->t = t;
     t->producers[t->nproducers++] = p;
     if (p->p.kind == ROUTER_AUDIO && p->p.ext_audio_level)
@@ -161,7 +162,8 @@ int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
                           ? cp->preferred_layer
                           : p->p.nlayers - 1; /* lowest layer until estimates drive it */
     build_id_map(c);
-    if (p->p.kind == ROUTER_VIDEO && p->p.nlayers > 1)
+    seqrw_init(&c->rw, p->p.clock_rate ? p->p.clock_rate : 90000);
+    if (p->p.kind == ROUTER_VIDEO)
         layersel_init(&c->sel, (uint8_t)p->p.nlayers, NULL);
     /* video subscribers get an estimate: from transport-cc when negotiated, else from REMB */
     if (p->p.kind == ROUTER_VIDEO && !t->bwe && (t->bwe = malloc(sizeof *t->bwe)) != NULL) {
@@ -325,40 +327,45 @@ static bool admit(consumer_t *c, int layer, bool keyframe)
     if (layer == c->layer)
         return true;
     if (layer == c->target_layer && keyframe) {
+        if (c->layer >= 0)
+            c->t->w->counters.layer_switches++;
         c->layer = layer;
+        layersel_set_current(&c->sel, (uint8_t)(c->prod->p.nlayers - 1 - layer));
         return true;
     }
     return false;
 }
 
-/* Maps the source (seq, ts) into the consumer's continuous output stream. On a source change
- * (first packet, simulcast switch, republished track) the output continues at last+1 and the
- * timestamp advances by the wall-clock time since the last forwarded packet. */
-static void rewrite_numbers(consumer_t *c, const rtp_packet_t *pkt, uint64_t now_ms, uint16_t *seq,
-                            uint32_t *ts)
+/* VP8 numbering for consumer c: a new source continues at the last picture id and TL0PICIDX + 1;
+ * payload is the copied packet's payload, d its descriptor as parsed from the source. */
+static void rewrite_vp8(consumer_t *c, uint8_t *payload, size_t len, uint32_t ssrc,
+                        const vp8_desc_t *d)
 {
-    if (!c->started || pkt->ssrc != c->src_ssrc) {
-        uint32_t clock = c->prod->p.clock_rate ? c->prod->p.clock_rate : 90000;
-        uint32_t advance = c->started ? (uint32_t)((now_ms - c->last_ms) * clock / 1000) : 0;
-        if (c->started && advance == 0)
-            advance = 1;
-        uint16_t next = (uint16_t)(c->seq_out + 1);
-        c->seq_delta = (int32_t)(uint16_t)(next - pkt->seq);
-        c->ts_delta = (c->ts_out + advance) - pkt->timestamp;
-        c->src_ssrc = pkt->ssrc;
-        c->started = true;
+    bool fresh = !c->vp8_started || ssrc != c->vp8_src;
+    if (fresh) {
+        c->pic_delta = c->vp8_started ? (uint16_t)(c->pic_last + 1 - d->picture_id) : 0;
+        c->tl0_delta = c->vp8_started ? (uint8_t)(c->tl0_last + 1 - d->tl0picidx) : 0;
+        c->vp8_src = ssrc;
+        c->vp8_started = true;
     }
-    *seq = (uint16_t)(pkt->seq + c->seq_delta);
-    *ts = pkt->timestamp + c->ts_delta;
-    if ((int16_t)(*seq - c->seq_out) > 0 || c->packets == 0) {
-        c->seq_out = *seq;
-        c->ts_out = *ts;
-        c->last_ms = now_ms;
-    }
+    uint16_t mask = d->picture_id_15 ? 0x7fff : 0x7f;
+    uint16_t pic = (uint16_t)((d->picture_id + c->pic_delta) & mask);
+    vp8_set_picture_id(payload, len, pic);
+    if (fresh || ((pic - c->pic_last) & mask) < (mask + 1) / 2) /* a resend keeps the last */
+        c->pic_last = pic;
+    if (!d->has_tl0picidx)
+        return;
+    uint8_t tl0 = (uint8_t)(d->tl0picidx + c->tl0_delta);
+    vp8_set_tl0picidx(payload, len, tl0);
+    if (fresh || (uint8_t)(tl0 - c->tl0_last) < 0x80)
+        c->tl0_last = tl0;
 }
 
+/* Copies, rewrites and protects one packet into c's transport. The source (seq, ts) maps into the
+ * consumer's continuous output (media/seq_rewriter.h: a new source continues at last + 1, dropped
+ * packets leave no hole); a packet the rewriter refuses (older than a switch) is not sent. */
 static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_packet_t *pkt,
-                    uint64_t now_ms)
+                    const vp8_desc_t *d, uint64_t now_ms)
 {
     transport_t *t = c->t;
     if (!t->srtp_ready || t->selected < 0)
@@ -369,12 +376,15 @@ static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
         return;
     uint16_t seq;
     uint32_t ts;
-    rewrite_numbers(c, pkt, now_ms, &seq, &ts);
+    if (seqrw_map(&c->rw, pkt->ssrc, pkt->seq, pkt->timestamp, now_ms, &seq, &ts) != 0)
+        return;
     memcpy(buf, data, len);
     rtp_set_ssrc(buf, len, c->p.ssrc);
     rtp_set_seq(buf, len, seq);
     rtp_set_timestamp(buf, len, ts);
     rtp_set_payload_type(buf, len, c->p.pt);
+    if (d && d->has_picture_id)
+        rewrite_vp8(c, buf + (pkt->payload - data), pkt->payload_len, pkt->ssrc, d);
     if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE) {
         rtp_ext_rewrite_ids(buf, len, c->id_map);
         /* transport-wide sequence numbers are per leg: stamp ours, for this leg's estimate */
@@ -424,17 +434,23 @@ static producer_t *classify_rtx(transport_t *t, const rtp_packet_t *pkt, int *la
     return NULL;
 }
 
-/* Video bookkeeping per packet: retransmission buffer, uplink loss detection. */
+/* Video bookkeeping per packet: retransmission buffer, uplink loss detection, bytes by VP8
+ * temporal layer. Returns whether it starts a key frame; *d gets its VP8 descriptor (has_tid and
+ * has_picture_id false when it is not VP8 or does not parse). */
 static bool video_in(producer_t *p, int layer, const uint8_t *data, size_t len,
-                     const rtp_packet_t *pkt, uint64_t now)
+                     const rtp_packet_t *pkt, uint64_t now, vp8_desc_t *d)
 {
     bool keyframe = false;
-    vp8_desc_t d;
     h264_info_t h;
+    d->has_tid = d->has_picture_id = false;
     if (p->p.h264)
         keyframe = h264_parse(pkt->payload, pkt->payload_len, &h) == 0 && (h.idr || h.sps);
-    else if (vp8_parse(pkt->payload, pkt->payload_len, &d) == 0)
-        keyframe = d.keyframe;
+    else if (vp8_parse(pkt->payload, pkt->payload_len, d) == 0)
+        keyframe = d->keyframe;
+    else
+        d->has_tid = d->has_picture_id = false;
+    if (d->has_tid && d->tid < ROUTER_MAX_TIDS)
+        p->tid_bytes[layer][d->tid] += len;
     if (!p->rtx[layer] && (p->rtx[layer] = calloc(1, sizeof *p->rtx[layer])) != NULL &&
         rtxbuf_init(p->rtx[layer], ROUTER_RTX_CAPACITY, ROUTER_RTX_MAX_AGE_MS) != 0) {
         free(p->rtx[layer]);
@@ -456,7 +472,10 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
     uint64_t now = lg_worker_now_ms(w);
     rx_stats_update(&p->rx[layer], pkt->seq, pkt->timestamp,
                     p->p.clock_rate ? p->p.clock_rate : 90000, uv_hrtime() / 1000);
-    bool keyframe = p->p.kind == ROUTER_VIDEO && video_in(p, layer, data, len, pkt, now);
+    vp8_desc_t d;
+    d.has_tid = d.has_picture_id = false;
+    bool keyframe = p->p.kind == ROUTER_VIDEO && video_in(p, layer, data, len, pkt, now, &d);
+    bool vp8 = p->p.kind == ROUTER_VIDEO && !p->p.h264;
     p->layer_bytes[layer] += len;
     rtp_ext_t e;
     bool voice = false, have_level = false;
@@ -481,7 +500,12 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
                 request_keyframe(p, layer); /* waiting for a first frame */
             continue;
         }
-        forward(c, data, len, pkt, now);
+        if (d.has_tid && !layersel_temporal_on_packet(&c->sel, &d, keyframe)) {
+            seqrw_drop(&c->rw, pkt->ssrc, pkt->seq); /* the subscriber sees no hole */
+            w->counters.temporal_dropped++;
+            continue;
+        }
+        forward(c, data, len, pkt, vp8 ? &d : NULL, now);
     }
 }
 
@@ -523,8 +547,10 @@ static void select_layer(consumer_t *c, uint64_t now_ms)
 {
     producer_t *p = c->prod;
     int n = p->p.nlayers;
-    for (int l = 0; l < n; l++)
+    for (int l = 0; l < n; l++) {
         layersel_set_layer(&c->sel, (uint8_t)(n - 1 - l), p->layer_bps[l] > 0, p->layer_bps[l], 0);
+        layersel_set_temporal(&c->sel, (uint8_t)(n - 1 - l), p->tid_bps[l], p->tids[l]);
+    }
     int videos = 0;
     for (consumer_t *x = c->t->consumers; x; x = x->next_in_transport)
         videos += x->prod->p.kind == ROUTER_VIDEO;
@@ -553,18 +579,35 @@ static void report_low_bandwidth(lg_worker_t *w, transport_t *t)
     lg_mq_post(w->control, &m->hdr);
 }
 
+/* Cumulative bitrates of layer l's VP8 temporal layers (TIDs 0..t) over the window. */
+static void measure_tids(producer_t *p, int l, uint64_t span)
+{
+    uint64_t sum = 0;
+    p->tids[l] = 0;
+    for (int t = 0; t < ROUTER_MAX_TIDS; t++) {
+        sum += p->tid_bytes[l][t];
+        p->tid_bps[l][t] = (uint32_t)(sum * 8000 / span);
+        if (p->tid_bytes[l][t])
+            p->tids[l] = (uint8_t)(t + 1);
+        p->tid_bytes[l][t] = 0;
+    }
+}
+
 void router_update_layers(struct lg_worker *w, uint64_t now_ms)
 {
     for (producer_t *p = w->producers; p; p = p->next) {
         uint64_t span = now_ms - p->rate_since_ms;
         if (span < 500)
             continue;
+        bool temporal = false;
         for (int l = 0; l < p->p.nlayers; l++) {
             p->layer_bps[l] = (uint32_t)(p->layer_bytes[l] * 8000 / span);
             p->layer_bytes[l] = 0;
+            measure_tids(p, l, span);
+            temporal |= p->tids[l] > 1;
         }
         p->rate_since_ms = now_ms;
-        if (p->p.kind == ROUTER_VIDEO && p->p.nlayers > 1)
+        if (p->p.kind == ROUTER_VIDEO && (p->p.nlayers > 1 || temporal))
             for (consumer_t *c = p->consumers; c; c = c->next_in_producer)
                 select_layer(c, now_ms);
     }
@@ -667,12 +710,16 @@ static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
         const uint8_t *pkt;
         size_t len;
         rtp_packet_t parsed;
-        uint16_t in = (uint16_t)(seqs[i] - c->seq_delta);
+        uint16_t in;
         w->counters.nacks_received++;
-        if (rtxbuf_resend(c->prod->rtx[c->layer], in, now, 10, &pkt, &len) != 0 ||
-            rtp_parse(pkt, len, &parsed) != 0 || parsed.ssrc != c->src_ssrc)
+        /* the subscriber names rewritten numbers: map back past switches and temporal drops */
+        if (seqrw_unmap(&c->rw, seqs[i], &in) != 0 ||
+            rtxbuf_resend(c->prod->rtx[c->layer], in, now, 10, &pkt, &len) != 0 ||
+            rtp_parse(pkt, len, &parsed) != 0 || parsed.ssrc != c->rw.ssrc)
             continue;
-        forward(c, pkt, len, &parsed, now);
+        vp8_desc_t d;
+        bool vp8 = !c->prod->p.h264 && vp8_parse(parsed.payload, parsed.payload_len, &d) == 0;
+        forward(c, pkt, len, &parsed, vp8 ? &d : NULL, now);
         w->counters.retransmitted++;
     }
 }

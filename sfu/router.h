@@ -2,7 +2,15 @@
  * consumers (one per subscriber per track). Each RTP packet is copied once per consumer into a
  * send slot, rewritten (SSRC, sequence, timestamp, payload type, header-extension ids), protected
  * with the subscriber's SRTP session and queued for sendmmsg. Nothing decodes video. Worker
- * thread only; producers and consumers are created and removed by control messages. */
+ * thread only; producers and consumers are created and removed by control messages.
+ *
+ * Video consumers get one simulcast layer at a time, chosen every 500 ms from the layers'
+ * measured bitrates and the subscriber leg's estimate (router_update_layers), switched at a key
+ * frame the relay asks the publisher for. When even the lowest layer does not fit, its VP8
+ * temporal layers above what fits are held back (media/layer_selector.h); the consumer's
+ * sequence rewrite (media/seq_rewriter.h) closes the holes they leave and maps the subscriber's
+ * NACKs back to source numbers. VP8 picture ids and TL0PICIDX are rewritten to continue across
+ * switches (a receiver drops frames whose picture id looks older than one it decoded). */
 #ifndef LG_ROUTER_H
 #define LG_ROUTER_H
 
@@ -14,10 +22,12 @@
 #include "media/layer_selector.h"
 #include "media/nack_generator.h"
 #include "media/rtx_buffer.h"
+#include "media/seq_rewriter.h"
 #include "sfu/rtcp_reports.h"
 #include "sfu/transport.h"
 
 #define ROUTER_MAX_LAYERS       4
+#define ROUTER_MAX_TIDS         LAYERSEL_MAX_TEMPORAL /* VP8 temporal layers measured per layer */
 #define ROUTER_RID_MAX          16
 #define ROUTER_MID_MAX          32
 #define ROUTER_PLI_INTERVAL_MS  500 /* keyframe requests to one publisher track, at most */
@@ -78,6 +88,9 @@ typedef struct producer {
     struct room_mix *mix;                    /* its room's mixer, while someone there is mixed */
     uint64_t layer_bytes[ROUTER_MAX_LAYERS]; /* since rate_since_ms */
     uint32_t layer_bps[ROUTER_MAX_LAYERS];   /* measured over the last window */
+    uint64_t tid_bytes[ROUTER_MAX_LAYERS][ROUTER_MAX_TIDS]; /* VP8 bytes by TID, same window */
+    uint32_t tid_bps[ROUTER_MAX_LAYERS][ROUTER_MAX_TIDS];   /* cumulative: TIDs 0..t */
+    uint8_t tids[ROUTER_MAX_LAYERS]; /* TIDs seen in the last window (highest + 1), 0: none */
     uint64_t rate_since_ms;
     int speaker_slot;
     bool muted;
@@ -93,17 +106,15 @@ struct consumer {
     transport_t *t;
     uint8_t id_map[16]; /* publisher extension id -> subscriber id, 0 blanks it */
     int layer;          /* forwarded layer, -1 until a keyframe arrives */
-    layersel_t sel;     /* simulcast: the layer its estimate affords (index 0 = lowest) */
+    layersel_t sel;     /* video: the spatial and VP8 temporal layers its estimate affords (selector
+                           index 0 = lowest, the reverse of `layer`) */
     int target_layer;
-    bool started;      /* first packet forwarded */
-    uint16_t seq_out;  /* last sequence number sent */
-    uint32_t ts_out;   /* last timestamp sent */
-    uint32_t ts_in;    /* its source timestamp */
-    uint16_t seq_in;   /* last source sequence number forwarded */
-    uint32_t src_ssrc; /* source SSRC of the last forwarded packet */
-    uint64_t last_ms;  /* when it was forwarded */
-    int32_t seq_delta; /* out = in + delta (mod 2^16) for the current source */
-    uint32_t ts_delta;
+    seqrw_t rw; /* one continuous seq/ts out of layer switches and temporal-layer drops */
+    /* VP8: picture id and TL0PICIDX continue across layer switches (out = in + delta) */
+    bool vp8_started;
+    uint32_t vp8_src; /* the source SSRC the deltas are for */
+    uint16_t pic_delta, pic_last;
+    uint8_t tl0_delta, tl0_last;
     uint64_t packets, bytes;
     consumer_t *next_in_producer;
     consumer_t *next_in_transport;

@@ -84,14 +84,15 @@ uint64_t rtcp_ntp_now(void)
 static void add_sender_reports(rtcp_writer_t *wr, transport_t *t, uint64_t now_ms, uint64_t ntp)
 {
     for (consumer_t *c = t->consumers; c; c = c->next_in_transport) {
-        if (!c->started)
-            continue;
+        uint32_t ts_out;
+        if (!seqrw_last(&c->rw, NULL, &ts_out))
+            continue; /* nothing forwarded yet */
         uint32_t clock = c->prod->p.clock_rate ? c->prod->p.clock_rate : 90000;
         rtcp_sr_t sr;
         memset(&sr, 0, sizeof sr);
         sr.ssrc = c->p.ssrc;
         sr.ntp = ntp;
-        sr.rtp_ts = c->ts_out + (uint32_t)((now_ms - c->last_ms) * clock / 1000);
+        sr.rtp_ts = ts_out + (uint32_t)((now_ms - c->rw.last_ms) * clock / 1000);
         sr.packet_count = (uint32_t)c->packets;
         sr.octet_count = (uint32_t)c->bytes;
         if (rtcp_write_sr(wr, &sr) != 0)

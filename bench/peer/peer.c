@@ -166,11 +166,11 @@ static int apply_defaults(peer_opts_t *o, char *err, size_t errlen)
         o->consent_timeout_ms = 30000;
     if (o->audio_payload < 32 || o->audio_payload > 1000 || o->audio_level > 127 ||
         o->video_fps > 120 || o->video_kbps > 50000 || o->no_audio + o->no_video == 2 ||
-        o->rx_loss_pct > 50) {
+        o->rx_loss_pct > 50 || o->simulcast_layers > PEER_MAX_LAYERS || o->temporal_layers > 3) {
         snprintf(err, errlen,
                  "peer: option out of range (audio_payload 32..1000, audio_level 1..127, "
-                 "video_fps 1..120, video_kbps 1..50000, rx_loss_pct 0..50, not both no_audio "
-                 "and no_video)");
+                 "video_fps 1..120, video_kbps 1..50000, rx_loss_pct 0..50, simulcast_layers "
+                 "0..3, temporal_layers 0..3, not both no_audio and no_video)");
         return LG_EINVAL;
     }
     return 0;
@@ -483,6 +483,14 @@ void peer_set_sending(peer_t *p, bool enabled)
 {
     if (p)
         p->sending = enabled;
+}
+
+void peer_set_remb(peer_t *p, unsigned bps)
+{
+    if (!p)
+        return;
+    p->o.remb_bps = bps;
+    p->last_remb_ns = 0; /* due with the next video packet */
 }
 
 /* --- results ---------------------------------------------------------------------------------- */

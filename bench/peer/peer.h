@@ -43,6 +43,24 @@
  * payload looks like the codec's: an Opus TOC byte for audio, a VP8 payload descriptor with a
  * 15-bit picture id (and, starting a key frame, a key frame header media/vp8.h recognises) for
  * video.
+ *
+ * Simulcast (opts.simulcast_layers 2 or 3): the offer carries a=rid:<rid> send per layer and
+ * a=simulcast:send with the highest quality first ("h;m;l", "h;l") and no a=ssrc lines, as
+ * Chromium's does, plus the mid, rtp-stream-id and repaired-rtp-stream-id extensions. Each layer
+ * is its own SSRC (random, like its sequence and timestamp bases) carrying its rid in every
+ * packet, each a quarter of the rate of the one above (1/16, 1/4, 1/1 of video_kbps for three
+ * layers, 1/4 and 1/1 for two), with its own picture ids,
+ * TL0PICIDX and key frames; frames are captured once and sent on every layer. A PLI or FIR naming
+ * a layer's SSRC makes that layer (only) send a key frame; one naming no known SSRC makes every
+ * layer send one. Layers are indexed from 0 = lowest quality in this API; the trailer's stream
+ * byte is 1 + layer index (1 for single-stream video).
+ *
+ * Temporal layers (opts.temporal_layers 2 or 3): the VP8 descriptor also carries TL0PICIDX and
+ * TID/Y (the L and T bits), in libwebrtc's patterns restarted at each key frame: L1T3 TIDs
+ * 0,2,1,2 and L1T2 0,1. The layer sync bit Y is set on key frames and, every other pattern cycle,
+ * on the TID 1 frame and the TID 2 frame right after TL0 (which then depend only on TL0), as in
+ * Chromium's stream. Frame sizes follow libwebrtc's rate split (TL0 40 %, TL1 20 %, TL2 40 % of a
+ * layer's rate for three; 60/40 for two); key frames are three times the average frame.
  */
 
 #include <stdbool.h>
@@ -52,6 +70,10 @@
 #include "sfu/dtls.h"
 
 typedef struct peer peer_t;
+
+/* Simulcast layers a peer sends at most, and VP8 temporal layer ids counted on receive. */
+#define PEER_MAX_LAYERS 3
+#define PEER_MAX_TIDS   4
 
 typedef enum { PEER_TRANSPORT_UDP = 0, PEER_TRANSPORT_TCP } peer_transport_t;
 typedef enum { PEER_FAMILY_IPV4 = 0, PEER_FAMILY_IPV6 } peer_family_t;
@@ -77,6 +99,8 @@ typedef struct {
     unsigned video_fps;         /* 30 */
     unsigned keyframe_interval; /* frames between key frames; 90 */
     unsigned audio_level;       /* -dBov in ssrc-audio-level, 1 (loud)..127 (silent); 30 */
+    unsigned simulcast_layers;  /* 0 or 1: one video stream; 2 or 3: simulcast (see Contract) */
+    unsigned temporal_layers;   /* VP8 temporal layers per stream, 0 or 1 (no TID), 2 or 3 */
 
     int ice_timeout_ms;           /* ICE checks give up after; 5000 */
     int dtls_timeout_ms;          /* DTLS handshake gives up after (from ICE success); 10000 */
@@ -87,7 +111,8 @@ typedef struct {
     bool wrong_certificate; /* DTLS presents another certificate than the offer's fingerprint */
     unsigned rx_loss_pct;   /* subscribe leg: drop this % of received video packets (0..50) */
     bool send_nacks;        /* subscribe leg: NACK missing video packets (RFC 4585) */
-    unsigned remb_bps;      /* subscribe leg: report this estimate in REMB every 250 ms */
+    unsigned remb_bps;      /* subscribe leg: report this estimate in REMB every 250 ms (see
+                               peer_set_remb) */
     bool pli_flood;         /* subscribe leg: send a PLI for every video packet (abuse test) */
     bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
     unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
@@ -130,8 +155,8 @@ typedef struct {
     uint64_t audio_packets_sent;
     uint64_t video_packets_sent;
     uint64_t bytes_sent;
-    uint64_t frames_sent; /* video frames */
-    uint64_t keyframes_sent;
+    uint64_t frames_sent;    /* video frames captured (each is sent on every simulcast layer) */
+    uint64_t keyframes_sent; /* key frames sent, all layers */
     uint64_t rtcp_sent;
     uint64_t send_drops; /* the socket or the ICE-TCP queue was full */
 
@@ -146,9 +171,12 @@ typedef struct {
     uint64_t keyframes_received;
     uint64_t plis_received, firs_received, nacks_received, rembs_received, twccs_received;
     uint64_t plis_sent;
-    uint64_t rx_dropped; /* received packets dropped on purpose (rx_loss_pct) */
-    uint64_t nacks_sent; /* sequence numbers NACKed */
-    uint32_t streams;    /* distinct SSRCs received */
+    /* simulcast, by layer index (0 = lowest; single-stream video is layer 0) */
+    uint64_t keyframes_by_layer[PEER_MAX_LAYERS];
+    uint64_t plis_by_layer[PEER_MAX_LAYERS]; /* PLIs and FIRs naming that layer's SSRC */
+    uint64_t rx_dropped;                     /* received packets dropped on purpose (rx_loss_pct) */
+    uint64_t nacks_sent;                     /* sequence numbers NACKed */
+    uint32_t streams;                        /* distinct SSRCs received */
 
     /* send -> receive latency of received packets with a trailer (one machine: one clock) */
     uint64_t latency_samples; /* packets measured (the percentiles use a bounded sample) */
@@ -177,6 +205,20 @@ typedef struct {
     int subscribe_leg; /* 1: arrived on the subscribe connection */
     uint64_t packets, bytes, gaps, late, keyframes, foreign;
     uint32_t highest_seq; /* highest trailer sequence seen */
+    /* What a forwarding relay's rewrite shows: the trailer stream (1 + simulcast layer index for
+     * video) of the newest packet, how often it changed on this SSRC and how many of those
+     * changes started with a packet starting a VP8 key frame; RTP sequence numbers skipped when a
+     * newer one arrived (losses, or holes the sender left), how many of those arrived later
+     * (repaired, e.g. by a NACK) and numbers that arrived twice (the last two within 64 of the
+     * newest); in-order packets whose RTP timestamp went back, or at a stream change did not move
+     * forward. */
+    uint8_t stream;
+    uint64_t stream_changes, changes_at_keyframe;
+    uint64_t rtp_gaps, rtp_repaired, rtp_duplicates, ts_regressions;
+    uint64_t tid_packets[PEER_MAX_TIDS]; /* VP8 packets by temporal layer id (those with a TID) */
+    /* in-order VP8 frame starts whose picture id is not after the previous frame's (a decoder
+     * drops those as old), or at a stream change is not exactly the previous one's + 1 */
+    uint64_t picture_id_breaks;
 } peer_stream_stats_t;
 
 /* Maximum distinct received SSRCs tracked; further ones are counted only in the totals. */
@@ -240,6 +282,10 @@ void peer_set_consent(peer_t *p, bool enabled);
 /* Starts or stops sending media (the publish leg stays up). */
 void peer_set_sending(peer_t *p, bool enabled);
 
+/* Changes the estimate the subscribe leg reports in REMB (0 stops reporting); the new value goes
+ * out with the next video packet received, then every 250 ms. */
+void peer_set_remb(peer_t *p, unsigned bps);
+
 /* --- results --------------------------------------------------------------------------------- */
 
 /* Fills *out (latency percentiles are computed now). */
@@ -294,7 +340,7 @@ int peer_local_address(const peer_t *p, bool subscribe, char *out, size_t cap);
 
 typedef struct {
     uint32_t sender_id;
-    uint8_t stream; /* 0 audio, 1 video */
+    uint8_t stream; /* 0 audio, 1 video (1 + layer index with simulcast) */
     uint32_t seq;
     uint64_t send_ns; /* CLOCK_MONOTONIC */
 } peer_trailer_t;

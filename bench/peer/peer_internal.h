@@ -40,6 +40,8 @@
 #define PEER_EXT_ABSSEND 2
 #define PEER_EXT_TWCC    3
 #define PEER_EXT_MID     4
+#define PEER_EXT_RID     10 /* simulcast only, as Chromium numbers them */
+#define PEER_EXT_RRID    11
 
 typedef enum { LEG_PUBLISH = 0, LEG_SUBSCRIBE = 1, LEG_COUNT } leg_kind_t;
 
@@ -109,12 +111,29 @@ typedef struct {
     uint32_t start_ts;
     uint64_t packets, octets; /* for sender reports */
     char mid[4];
+    char rid[4]; /* simulcast: sent in the rtp-stream-id extension; "" without */
 } peer_tx_t;
+
+/* One video stream the peer encodes: a simulcast layer, or the only one. */
+typedef struct {
+    peer_tx_t tx; /* its SSRC, numbering and trailer stream; the frame clock is peer.video's */
+    unsigned kbps;
+    uint16_t picture_id;
+    uint8_t tl0picidx;
+    unsigned tl_idx; /* frames since the temporal pattern restarted (at each key frame) */
+    int force_keyframe;
+} peer_vlayer_t;
 
 /* One received SSRC: the public view plus what gap detection and PLI pacing need. */
 typedef struct {
     peer_stream_stats_t s;
     int have_seq;
+    int have_rtp;
+    uint16_t max_rtp;  /* newest RTP sequence number */
+    uint32_t last_ts;  /* and its timestamp */
+    uint64_t rtp_seen; /* bit i: max_rtp - i arrived */
+    int have_pic;
+    uint16_t last_pic; /* VP8 picture id of the newest frame start */
     int64_t last_pli_ns;
     nackgen_t *nack; /* send_nacks: video losses to ask for */
 } peer_rx_t;
@@ -158,11 +177,11 @@ struct peer {
     peer_leg_t legs[LEG_COUNT];
 
     /* media */
-    peer_tx_t audio, video;
+    peer_tx_t audio, video; /* video: the frame clock, mid and payload type of the video m-line */
+    peer_vlayer_t vl[PEER_MAX_LAYERS]; /* what is sent: index 0 = lowest quality */
+    int nvl;
     uint32_t rtx_ssrc;
-    uint16_t picture_id;
     uint64_t frame_no;
-    int force_keyframe;
     int sending;
     int consent;
     int64_t next_sr;

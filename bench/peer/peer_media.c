@@ -18,6 +18,7 @@
 #define CATCH_UP_NS      (200 * NS_PER_MS) /* later than this: skip ahead rather than burst */
 #define OPUS_TOC_CELT_FB 0xFC              /* config 31 (CELT FB 20 ms), stereo, one frame */
 #define VP8_DESC_LEN     4                 /* X, I with a 15-bit picture id */
+#define VP8_DESC_TL_LEN  6                 /* ... and TL0PICIDX, TID/Y (L, T) */
 #define VP8_KEY_HDR_LEN  10                /* frame tag, start code, width, height */
 #define MAX_FRAME_PKTS   64
 
@@ -82,6 +83,29 @@ static void init_tx(peer_t *p, peer_tx_t *tx, int enabled, uint8_t pt, uint8_t s
     snprintf(tx->mid, sizeof tx->mid, "%s", mid);
 }
 
+/* The streams video is sent on: one, or a simulcast layer each, a quarter of the rate apart. */
+static void init_video_layers(peer_t *p)
+{
+    static const char *const rids[2][PEER_MAX_LAYERS] = {{"l", "h"}, {"l", "m", "h"}};
+    unsigned n = p->o.simulcast_layers;
+    p->nvl = n >= 2 ? (int)n : 1;
+    for (int i = 0; i < p->nvl; i++) {
+        peer_vlayer_t *vl = &p->vl[i];
+        memset(vl, 0, sizeof *vl);
+        vl->tx = p->video;
+        if (p->nvl > 1) {
+            init_tx(p, &vl->tx, p->video.enabled, PEER_PT_VP8, (uint8_t)(1 + i), 90000,
+                    p->video.period_ns, p->video.mid);
+            snprintf(vl->tx.rid, sizeof vl->tx.rid, "%s", rids[p->nvl - 2][i]);
+        }
+        vl->kbps = p->o.video_kbps >> (2 * (p->nvl - 1 - i));
+        if (vl->kbps == 0)
+            vl->kbps = 1;
+        vl->picture_id = (uint16_t)(peer_rand64(p) & 0x7fff);
+        vl->force_keyframe = 1;
+    }
+}
+
 int media_init(peer_t *p)
 {
     while (p->o.sender_id == 0)
@@ -96,8 +120,7 @@ int media_init(peer_t *p)
     init_tx(p, &p->video, video, PEER_PT_VP8, 1, 90000, NS_PER_S / p->o.video_fps,
             audio ? "1" : "0");
     p->rtx_ssrc = (uint32_t)peer_rand64(p) | 1;
-    p->picture_id = (uint16_t)(peer_rand64(p) & 0x7fff);
-    p->force_keyframe = 1;
+    init_video_layers(p);
     return 0;
 }
 
@@ -122,6 +145,8 @@ static void ext_common(peer_t *p, peer_leg_t *leg, ext_t *e, const peer_tx_t *tx
     uint8_t tw[2] = {(uint8_t)(seq >> 8), (uint8_t)seq};
     ext_add(e, PEER_EXT_TWCC, tw, 2);
     ext_add(e, PEER_EXT_MID, (const uint8_t *)tx->mid, strlen(tx->mid));
+    if (tx->rid[0]) /* in every packet: browsers stop after a while, relays must cope either way */
+        ext_add(e, PEER_EXT_RID, (const uint8_t *)tx->rid, strlen(tx->rid));
     while (e->n % 4)
         e->b[e->n++] = 0;
 }
@@ -208,31 +233,80 @@ static size_t put_vp8_start(uint8_t *b, int key)
     return VP8_KEY_HDR_LEN;
 }
 
-static void send_video_packet(peer_t *p, int first, int last, int key, size_t payload, int64_t now)
+/* Where frame idx (since the last key frame) sits in libwebrtc's temporal patterns: its TID, and
+ * whether it depends only on TL0 (the sync bit, every other cycle as Chromium sets it). */
+static void temporal_position(unsigned layers, unsigned idx, uint8_t *tid, int *sync)
 {
-    peer_tx_t *tx = &p->video;
+    static const uint8_t l1t3[4] = {0, 2, 1, 2};
+    *tid = layers == 3 ? l1t3[idx % 4] : layers == 2 ? (uint8_t)(idx % 2) : 0;
+    unsigned cycle = layers == 3 ? idx / 4 : idx / 2;
+    *sync = idx == 0 || (*tid > 0 && cycle % 2 == 0 && (layers != 3 || idx % 4 != 3));
+}
+
+/* A frame's share of the average size, in tenths: libwebrtc's 40/20/40 and 60/40 rate splits. */
+static unsigned temporal_size_tenths(unsigned layers, uint8_t tid)
+{
+    if (layers == 3)
+        return tid == 0 ? 16 : 8;
+    if (layers == 2)
+        return tid == 0 ? 12 : 8;
+    return 10;
+}
+
+typedef struct {
+    int first, last, key;
+    uint8_t tid;
+    int sync;
+} vp8_pkt_t;
+
+/* The VP8 payload descriptor (RFC 7741 4.2): X, I (15-bit picture id), with temporal layers also
+ * L (TL0PICIDX) and T (TID, Y). Returns its length. */
+static size_t put_vp8_desc(uint8_t *pl, const peer_vlayer_t *vl, int temporal, const vp8_pkt_t *f)
+{
+    pl[0] = (uint8_t)(0x80 | (f->first ? 0x10 : 0)); /* X, S, PID 0 */
+    pl[1] = (uint8_t)(0x80 | (temporal ? 0x60 : 0)); /* I (, L, T) */
+    pl[2] = (uint8_t)(0x80 | (vl->picture_id >> 8));
+    pl[3] = (uint8_t)vl->picture_id;
+    if (!temporal)
+        return VP8_DESC_LEN;
+    pl[4] = vl->tl0picidx;
+    pl[5] = (uint8_t)(f->tid << 6 | (f->sync ? 0x20 : 0));
+    return VP8_DESC_TL_LEN;
+}
+
+static void send_video_packet(peer_t *p, peer_vlayer_t *vl, const vp8_pkt_t *f, size_t payload,
+                              int64_t now)
+{
+    peer_tx_t *tx = &vl->tx;
     peer_leg_t *leg = &p->legs[LEG_PUBLISH];
     ext_t e = {.n = 0};
     uint32_t abs = (uint32_t)((((uint64_t)now << 18) / NS_PER_S) & 0xffffff);
     uint8_t ab[3] = {(uint8_t)(abs >> 16), (uint8_t)(abs >> 8), (uint8_t)abs};
     ext_add(&e, PEER_EXT_ABSSEND, ab, 3);
     ext_common(p, leg, &e, tx);
-    size_t hdr = put_header(p->txbuf, tx, last, rtp_ts(tx), &e);
+    size_t hdr = put_header(p->txbuf, tx, f->last, rtp_ts(tx), &e);
     uint8_t *pl = p->txbuf + hdr;
-    pl[0] = (uint8_t)(0x80 | (first ? 0x10 : 0)); /* X, S, PID 0 */
-    pl[1] = 0x80;                                 /* I */
-    pl[2] = (uint8_t)(0x80 | (p->picture_id >> 8));
-    pl[3] = (uint8_t)p->picture_id;
-    size_t used = VP8_DESC_LEN + (first ? put_vp8_start(pl + VP8_DESC_LEN, key) : 0);
+    size_t used = put_vp8_desc(pl, vl, p->o.temporal_layers >= 2, f);
+    if (f->first)
+        used += put_vp8_start(pl + used, f->key);
     fill(p, pl + used, payload - used - PEER_TRAILER_SIZE);
     send_rtp(p, tx, hdr, payload, now);
 }
 
-static void send_frame(peer_t *p, int64_t now)
+/* One frame of one layer: a key frame when asked for or due, else the temporal pattern's next. */
+static void send_layer_frame(peer_t *p, peer_vlayer_t *vl, int layer, int64_t now)
 {
-    int key = p->force_keyframe || p->frame_no % p->o.keyframe_interval == 0;
-    size_t bytes = (size_t)p->o.video_kbps * 1000 / 8 / p->o.video_fps * (key ? 3 : 1);
-    size_t min = VP8_DESC_LEN + VP8_KEY_HDR_LEN + PEER_TRAILER_SIZE + 1;
+    unsigned tl = p->o.temporal_layers;
+    vp8_pkt_t f = {.key = vl->force_keyframe || p->frame_no % p->o.keyframe_interval == 0};
+    if (f.key)
+        vl->tl_idx = 0;
+    temporal_position(tl, vl->tl_idx, &f.tid, &f.sync);
+    if (f.tid == 0)
+        vl->tl0picidx++;
+    size_t bytes = (size_t)vl->kbps * 1000 / 8 / p->o.video_fps * temporal_size_tenths(tl, f.tid) /
+                   10 * (f.key ? 3 : 1);
+    size_t min =
+        (tl >= 2 ? VP8_DESC_TL_LEN : VP8_DESC_LEN) + VP8_KEY_HDR_LEN + PEER_TRAILER_SIZE + 1;
     size_t npkt = (bytes + PEER_VIDEO_PAYLOAD - 1) / PEER_VIDEO_PAYLOAD;
     if (npkt == 0)
         npkt = 1;
@@ -243,14 +317,28 @@ static void send_frame(peer_t *p, int64_t now)
         each = min;
     if (each > PEER_VIDEO_PAYLOAD)
         each = PEER_VIDEO_PAYLOAD;
-    for (size_t i = 0; i < npkt; i++)
-        send_video_packet(p, i == 0, i + 1 == npkt, key, each, now);
-    p->picture_id = (p->picture_id + 1) & 0x7fff;
-    p->frame_no++;
-    p->force_keyframe = 0;
-    p->st.frames_sent++;
-    if (key)
+    vl->tx.next_ns = p->video.next_ns; /* one capture clock, each layer its own timestamp base */
+    vl->tx.start_ns = p->video.start_ns;
+    for (size_t i = 0; i < npkt; i++) {
+        f.first = i == 0;
+        f.last = i + 1 == npkt;
+        send_video_packet(p, vl, &f, each, now);
+    }
+    vl->picture_id = (vl->picture_id + 1) & 0x7fff;
+    vl->tl_idx++;
+    vl->force_keyframe = 0;
+    if (f.key) {
         p->st.keyframes_sent++;
+        p->st.keyframes_by_layer[layer]++;
+    }
+}
+
+static void send_frame(peer_t *p, int64_t now)
+{
+    for (int i = 0; i < p->nvl && !p->fatal; i++)
+        send_layer_frame(p, &p->vl[i], i, now);
+    p->frame_no++;
+    p->st.frames_sent++;
 }
 
 /* --- RTCP out --------------------------------------------------------------------------------- */
@@ -329,7 +417,8 @@ void media_tick(peer_t *p, int64_t now)
     if (now >= p->next_sr) {
         if (p->next_sr != 0) {
             send_sr(p, &p->audio, now);
-            send_sr(p, &p->video, now);
+            for (int i = 0; i < p->nvl; i++)
+                send_sr(p, &p->vl[i].tx, now);
         }
         p->next_sr = now + SR_PERIOD_NS;
     }
@@ -390,7 +479,8 @@ static void count_sequence(peer_t *p, peer_rx_t *rx, const peer_trailer_t *t)
     if (!rx->have_seq || rx->s.sender_id != t->sender_id) {
         rx->have_seq = 1;
         rx->s.sender_id = t->sender_id;
-        rx->s.kind = t->stream == 1 ? PEER_STREAM_VIDEO : PEER_STREAM_AUDIO;
+        rx->s.kind = t->stream >= 1 ? PEER_STREAM_VIDEO : PEER_STREAM_AUDIO;
+        rx->s.stream = t->stream;
         rx->s.highest_seq = t->seq;
         return;
     }
@@ -408,13 +498,75 @@ static void count_sequence(peer_t *p, peer_rx_t *rx, const peer_trailer_t *t)
     }
 }
 
+/* RTP order on one SSRC: 1 for a packet newer than every one before (the numbers it skips are
+ * counted), 0 for a late one (filling a hole, or a duplicate). */
+static int track_rtp(peer_rx_t *rx, const rtp_packet_t *pkt)
+{
+    if (rx->have_rtp) {
+        int16_t d = (int16_t)(pkt->seq - rx->max_rtp);
+        if (d <= 0) {
+            uint64_t bit = -d < 64 ? 1ULL << -d : 0;
+            if (bit && (rx->rtp_seen & bit))
+                rx->s.rtp_duplicates++;
+            else if (bit)
+                rx->s.rtp_repaired++;
+            rx->rtp_seen |= bit;
+            return 0;
+        }
+        rx->s.rtp_gaps += (uint64_t)(d - 1);
+        rx->rtp_seen = d < 64 ? rx->rtp_seen << d : 0;
+    }
+    rx->rtp_seen |= 1;
+    rx->have_rtp = 1;
+    rx->max_rtp = pkt->seq;
+    rx->last_ts = pkt->timestamp;
+    return 1;
+}
+
+/* The trailer: loss and order per sender stream, and changes of stream on one SSRC (a relay
+ * switching simulcast layers), which restart the trailer numbering. A straggler of the stream
+ * before a change is only late. Timestamps of in-order packets must not go back, and at a
+ * change must move forward. */
+static int track_trailer(peer_t *p, peer_rx_t *rx, const peer_trailer_t *t, int in_order,
+                         int32_t dts, int keyframe)
+{
+    int changed = rx->have_seq && t->sender_id == rx->s.sender_id && t->stream != rx->s.stream;
+    if (changed && !in_order) {
+        rx->s.late++;
+        p->st.late++;
+        return 0;
+    }
+    if (in_order && (changed ? dts <= 0 : dts < 0))
+        rx->s.ts_regressions++;
+    if (changed) {
+        rx->s.stream_changes++;
+        rx->s.changes_at_keyframe += keyframe != 0;
+        rx->have_seq = 0;
+    }
+    count_sequence(p, rx, t);
+    return changed;
+}
+
+/* VP8 picture ids of in-order frame starts move forward (gaps are fine: dropped temporal layers),
+ * and continue at + 1 where the stream changed. */
+static void track_picture_id(peer_rx_t *rx, const vp8_desc_t *d, int changed)
+{
+    if (!d->start || d->pid != 0 || !d->has_picture_id)
+        return;
+    uint16_t mask = d->picture_id_15 ? 0x7fff : 0x7f;
+    uint16_t step = (uint16_t)((d->picture_id - rx->last_pic) & mask);
+    if (rx->have_pic && (changed ? step != 1 : step == 0 || step > mask / 2))
+        rx->s.picture_id_breaks++;
+    rx->have_pic = 1;
+    rx->last_pic = d->picture_id;
+}
+
 static void check_keyframe(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_packet_t *pkt,
-                           int64_t now)
+                           int keyframe, int64_t now)
 {
     if (!leg->vp8_pt[pkt->payload_type & 127])
         return;
-    vp8_desc_t d;
-    if (vp8_parse(pkt->payload, pkt->payload_len, &d) == 0 && d.keyframe) {
+    if (keyframe) {
         rx->s.keyframes++;
         p->st.keyframes_received++;
     }
@@ -480,11 +632,23 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
         return;
     rx->s.packets++;
     rx->s.bytes += len;
+    vp8_desc_t d;
+    int vp8 = video && vp8_parse(pkt.payload, pkt.payload_len, &d) == 0;
+    int keyframe = vp8 && d.keyframe;
+    if (vp8 && d.has_tid && d.tid < PEER_MAX_TIDS)
+        rx->s.tid_packets[d.tid]++;
+    int had_rtp = rx->have_rtp;
+    uint32_t prev_ts = rx->last_ts;
+    int in_order = track_rtp(rx, &pkt);
+    int32_t dts = had_rtp ? (int32_t)(pkt.timestamp - prev_ts) : 1;
+    int changed = 0;
     if (has)
-        count_sequence(p, rx, &t);
+        changed = track_trailer(p, rx, &t, in_order, dts, keyframe);
     else
         rx->s.foreign++;
-    check_keyframe(p, leg, rx, &pkt, now);
+    if (vp8 && in_order)
+        track_picture_id(rx, &d, changed);
+    check_keyframe(p, leg, rx, &pkt, keyframe, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.pli_flood)
@@ -500,6 +664,23 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
     }
 }
 
+/* A PLI (media SSRC) or FIR (the SSRC in its FCI): a key frame on the layer it names, or on
+ * every layer when it names none of ours. */
+static void request_keyframe(peer_t *p, const rtcp_fb_t *fb)
+{
+    uint32_t ssrc = fb->media_ssrc;
+    if (fb->fmt == RTCP_PSFB_FIR && fb->fci_len >= 4)
+        ssrc = get32(fb->fci);
+    for (int i = 0; i < p->nvl; i++)
+        if (p->vl[i].tx.ssrc == ssrc) {
+            p->vl[i].force_keyframe = 1;
+            p->st.plis_by_layer[i]++;
+            return;
+        }
+    for (int i = 0; i < p->nvl; i++)
+        p->vl[i].force_keyframe = 1;
+}
+
 static void on_feedback(peer_t *p, const rtcp_packet_t *pkt)
 {
     rtcp_fb_t fb;
@@ -510,7 +691,7 @@ static void on_feedback(peer_t *p, const rtcp_packet_t *pkt)
             p->st.plis_received++;
         else
             p->st.firs_received++;
-        p->force_keyframe = 1;
+        request_keyframe(p, &fb);
     } else if (fb.pt == RTCP_PSFB && fb.fmt == RTCP_PSFB_AFB) {
         rtcp_remb_t remb;
         if (rtcp_remb_parse(&fb, &remb) == 0)

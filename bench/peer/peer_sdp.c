@@ -58,6 +58,22 @@ static int add_audio(const peer_t *p, sdp_session_t *s, const peer_leg_t *leg)
     return put_ssrc(p, m, p->audio.ssrc, p->audio_track);
 }
 
+/* Simulcast as Chromium offers it: a=rid:<rid> send per layer, a=simulcast:send highest first. */
+static void put_simulcast(const peer_t *p, sdp_media_t *m)
+{
+    sdp_sim_list_t *send = &m->simulcast.send;
+    for (int i = p->nvl - 1; i >= 0; i--) {
+        sdp_rid_t *r = &m->rids[m->rid_count++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->id, sizeof r->id, "%s", p->vl[i].tx.rid);
+        r->direction = SDP_DIR_SENDONLY;
+        sdp_sim_stream_t *st = &send->streams[send->count++];
+        memset(st, 0, sizeof *st);
+        st->alt_count = 1;
+        snprintf(st->alts[0].rid, sizeof st->alts[0].rid, "%s", p->vl[i].tx.rid);
+    }
+}
+
 static int add_video(const peer_t *p, sdp_session_t *s, const peer_leg_t *leg)
 {
     static const char *const fbs[] = {"goog-remb", "transport-cc", "ccm fir", "nack", "nack pli"};
@@ -78,12 +94,20 @@ static int add_video(const peer_t *p, sdp_session_t *s, const peer_leg_t *leg)
         return LG_EFULL;
     snprintf(m->msid.stream, sizeof m->msid.stream, "%s", p->stream_id);
     snprintf(m->msid.track, sizeof m->msid.track, "%s", p->video_track);
+    if (p->nvl > 1) { /* layers are told apart by rid; no a=ssrc lines, as Chromium */
+        if (sdp_media_add_extmap(m, PEER_EXT_RID, SDP_EXT_RID, SDP_DIR_NONE) != 0 ||
+            sdp_media_add_extmap(m, PEER_EXT_RRID, SDP_EXT_REPAIRED_RID, SDP_DIR_NONE) != 0)
+            return LG_EFULL;
+        put_simulcast(p, m);
+        return 0;
+    }
+    uint32_t ssrc = p->vl[0].tx.ssrc;
     sdp_ssrc_group_t *g = &m->ssrc_groups[m->ssrc_group_count++];
     snprintf(g->semantics, sizeof g->semantics, "FID");
     g->count = 2;
-    g->ssrcs[0] = p->video.ssrc;
+    g->ssrcs[0] = ssrc;
     g->ssrcs[1] = p->rtx_ssrc;
-    if (put_ssrc(p, m, p->video.ssrc, p->video_track) != 0)
+    if (put_ssrc(p, m, ssrc, p->video_track) != 0)
         return LG_EFULL;
     return put_ssrc(p, m, p->rtx_ssrc, p->video_track);
 }

@@ -503,6 +503,10 @@ static void test_bad_options(void **state)
     o.no_audio = o.no_video = true;
     assert_null(peer_new(&o, err, sizeof err));
     assert_non_null(strstr(err, "no_audio"));
+    o.no_audio = o.no_video = false;
+    o.simulcast_layers = 4;
+    assert_null(peer_new(&o, err, sizeof err));
+    assert_non_null(strstr(err, "simulcast_layers"));
 }
 
 static void check_codec_fb(const sdp_codec_t *c, const char *const *fbs, size_t n)
@@ -620,6 +624,54 @@ static void test_offer_audio_only(void **state)
     free(s);
     free(text);
     peer_free(p);
+}
+
+/* Simulcast as Chromium offers it: rids highest first, a=simulcast:send, the rid extensions, no
+ * a=ssrc lines; the relay's policy takes three layers in that order. */
+static void test_offer_simulcast(void **state)
+{
+    peer_opts_t o = {.simulcast_layers = 3, .temporal_layers = 3};
+    peer_t *p = new_peer(&o);
+    char *text = malloc(SDP_CAP);
+    sdp_session_t *s = malloc(sizeof *s);
+    sdp_session_t *ans = malloc(sizeof *ans);
+    negotiate_publish_t *res = malloc(sizeof *res);
+    assert_true(text && s && ans && res);
+    size_t len;
+    assert_int_equal(peer_build_offer(p, text, SDP_CAP, &len), 0);
+    assert_non_null(strstr(text, "a=rid:h send\r\na=rid:m send\r\na=rid:l send\r\n"));
+    assert_non_null(strstr(text, "a=simulcast:send h;m;l\r\n"));
+    assert_int_equal(sdp_parse((const uint8_t *)text, len, s, NULL), 0);
+    const sdp_media_t *v = &s->media[1];
+    assert_int_equal(sdp_media_find_extmap(v, SDP_EXT_RID), 10);
+    assert_int_equal(sdp_media_find_extmap(v, SDP_EXT_REPAIRED_RID), 11);
+    assert_int_equal(v->ssrc_count, 0);
+    assert_int_equal(v->ssrc_group_count, 0);
+    negotiate_local_t local;
+    memset(&local, 0, sizeof local);
+    snprintf(local.ice_ufrag, sizeof local.ice_ufrag, "lg7Qd2xT");
+    snprintf(local.ice_pwd, sizeof local.ice_pwd, "9fKx2LmQw8RzT4vBn6YcJ1hP");
+    snprintf(local.fingerprint, sizeof local.fingerprint, "sha-256 %s", v->fingerprint.value);
+    local.session_id = 1;
+    local.candidate_count = 1;
+    snprintf(local.candidates[0].ip, sizeof local.candidates[0].ip, "127.0.0.1");
+    local.candidates[0].port = 40000;
+    char err[256];
+    if (negotiate_publish(s, &local, ans, res, err, sizeof err) != 0)
+        fail_msg("negotiate_publish refused the offer: %s", err);
+    assert_int_equal(res->tracks[1].layer_count, 3);
+    assert_string_equal(res->tracks[1].layers[0].rid, "h");
+    assert_string_equal(res->tracks[1].layers[2].rid, "l");
+    peer_free(p);
+    o = (peer_opts_t){.simulcast_layers = 2};
+    p = new_peer(&o);
+    assert_int_equal(peer_build_offer(p, text, SDP_CAP, &len), 0);
+    assert_non_null(strstr(text, "a=simulcast:send h;l\r\n"));
+    peer_free(p);
+    free(res);
+    free(ans);
+    free(s);
+    free(text);
 }
 
 static void test_answer_problems(void **state)
@@ -1479,6 +1531,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_offer),
         cmocka_unit_test(test_offer_audio_only),
+        cmocka_unit_test(test_offer_simulcast),
         cmocka_unit_test(test_answer_problems),
         cmocka_unit_test(test_udp_gcm_echo),
         cmocka_unit_test(test_udp_aes_cm_echo),

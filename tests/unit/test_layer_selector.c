@@ -183,6 +183,134 @@ static void test_temporal_filter(void **state)
     assert_true(kept < with_tid);
 }
 
+/* Below the lowest layer's full rate the selector thins its temporal layers, down to TID 0, and
+ * rises again only with the margin; above it every TID is forwarded. */
+static void test_temporal_choice(void **state)
+{
+    (void)state;
+    layersel_t s;
+    three_layers(&s);
+    const uint32_t cum[3] = {60000, 90000, 150000}; /* TL0, TL0+1, all of layer 0 */
+    assert_int_equal(layersel_set_temporal(&s, 0, cum, 3), 0);
+    assert_int_equal(layersel_set_temporal(&s, 3, cum, 3), LG_EINVAL);
+    assert_int_equal(layersel_set_temporal(&s, 0, cum, LAYERSEL_MAX_TEMPORAL + 1), LG_EINVAL);
+    settle(&s, 2000000, 2, 0);
+    assert_int_equal(layersel_temporal_target(&s), LAYERSEL_TID_ALL);
+    /* 100 kbps: layer 0 at full rate does not fit, TIDs 0-1 do */
+    unsigned f = layersel_update(&s, 100000, 500);
+    assert_int_equal(f, LAYERSEL_CHANGED | LAYERSEL_KEYFRAME | LAYERSEL_TEMPORAL);
+    assert_int_equal(layersel_target(&s), 0);
+    assert_int_equal(layersel_temporal_target(&s), 1);
+    assert_int_equal(layersel_set_current(&s, 0), 0); /* the caller switched at a key frame */
+    assert_int_equal(layersel_current(&s), 0);
+    vp8_desc_t key = {.start = true, .has_tid = true, .tid = 0, .keyframe = true};
+    assert_true(layersel_temporal_on_packet(&s, &key, true));
+    assert_int_equal(layersel_temporal_current(&s), 1);
+    /* 50 kbps: TID 0 is the floor even when it does not fit */
+    assert_int_equal(layersel_update(&s, 50000, 1000), LAYERSEL_TEMPORAL);
+    assert_int_equal(layersel_temporal_target(&s), 0);
+    vp8_desc_t d = {.start = true, .has_tid = true, .tid = 2};
+    assert_false(layersel_temporal_on_packet(&s, &d, false));
+    assert_int_equal(layersel_temporal_current(&s), 0);
+    /* back to 100 kbps: TIDs 0-1 (90 kbps) need 108 kbps with the margin to rise */
+    assert_int_equal(layersel_update(&s, 100000, 1500), 0);
+    assert_int_equal(layersel_temporal_target(&s), 0);
+    assert_int_equal(layersel_update(&s, 110000, 2000), LAYERSEL_TEMPORAL);
+    assert_int_equal(layersel_temporal_target(&s), 1);
+    /* every TID of layer 0 (150 kbps) is a rise from TID 0 forwarded now: it needs the margin */
+    assert_int_equal(layersel_update(&s, 150000, 2400), 0);
+    assert_int_equal(layersel_temporal_target(&s), 1);
+    assert_int_equal(layersel_update(&s, 180000, 2500), LAYERSEL_TEMPORAL);
+    assert_int_equal(layersel_temporal_target(&s), LAYERSEL_TID_ALL);
+    /* a layer above the lowest is never thinned; nor is a layer without measured TIDs */
+    assert_int_equal(layersel_update(&s, 700000, 3000), LAYERSEL_CHANGED | LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_temporal_target(&s), LAYERSEL_TID_ALL);
+    assert_int_equal(layersel_set_temporal(&s, 0, NULL, 0), 0);
+    assert_int_equal(layersel_update(&s, 50000, 3500), LAYERSEL_CHANGED);
+    assert_int_equal(layersel_target(&s), 0);
+    assert_int_equal(layersel_temporal_target(&s), LAYERSEL_TID_ALL);
+}
+
+/* The temporal choice moves only where no forwarded frame can miss a reference: down at a frame
+ * start, up at a key frame or a layer sync frame; packets inside a frame follow its first. */
+static void test_temporal_switch_points(void **state)
+{
+    (void)state;
+    layersel_t s;
+    assert_int_equal(layersel_init(&s, 1, NULL), 0);
+    const uint32_t cum[3] = {40000, 60000, 100000};
+    layersel_set_temporal(&s, 0, cum, 3);
+    layersel_set_layer(&s, 0, true, 100000, 0);
+    layersel_update(&s, 1000000, 0);
+    layersel_set_current(&s, 0);
+    vp8_desc_t first = {.start = true, .has_tid = true, .tid = 2};
+    vp8_desc_t rest = {.start = false, .has_tid = true, .tid = 2};
+    assert_true(layersel_temporal_on_packet(&s, &first, false));
+    assert_int_equal(layersel_update(&s, 30000, 500), LAYERSEL_TEMPORAL);
+    assert_int_equal(layersel_temporal_target(&s), 0);
+    /* the TID 2 frame already started is finished, the next one is not */
+    assert_true(layersel_temporal_on_packet(&s, &rest, false));
+    assert_int_equal(layersel_temporal_current(&s), LAYERSEL_TID_ALL);
+    vp8_desc_t tl1 = {.start = true, .has_tid = true, .tid = 1};
+    assert_false(layersel_temporal_on_packet(&s, &tl1, false));
+    assert_int_equal(layersel_temporal_current(&s), 0);
+    vp8_desc_t tl0 = {.start = true, .has_tid = true, .tid = 0};
+    assert_true(layersel_temporal_on_packet(&s, &tl0, false));
+    /* up: a TID 1 frame without sync is still dropped, the first one with Y is forwarded */
+    layersel_update(&s, 1000000, 1000);
+    assert_int_equal(layersel_temporal_target(&s), LAYERSEL_TID_ALL);
+    assert_false(layersel_temporal_on_packet(&s, &tl1, false));
+    tl1.layer_sync = true;
+    assert_true(layersel_temporal_on_packet(&s, &tl1, false));
+    assert_int_equal(layersel_temporal_current(&s), 1);
+    first.layer_sync = false;
+    assert_false(layersel_temporal_on_packet(&s, &first, false)); /* TID 2 still waits */
+    /* a key frame makes every TID whole */
+    vp8_desc_t key = {.start = true, .has_tid = true, .tid = 0};
+    assert_true(layersel_temporal_on_packet(&s, &key, true));
+    assert_int_equal(layersel_temporal_current(&s), LAYERSEL_TID_ALL);
+    assert_true(layersel_temporal_on_packet(&s, &first, false));
+    /* packets without a TID are never filtered */
+    layersel_update(&s, 30000, 1500);
+    vp8_desc_t plain = {.start = true};
+    assert_true(layersel_temporal_on_packet(&s, &plain, false));
+    assert_true(layersel_temporal_on_packet(&s, NULL, false));
+}
+
+/* Chromium's own L1T3 stream (the l layer of the capture): held at TID 0, only TID 0 passes; after
+ * a rise to every TID the first higher-TID frame forwarded carries the sync bit. */
+static void test_temporal_on_chromium(void **state)
+{
+    (void)state;
+    hex_lines_t h;
+    assert_true(hex_lines_load("tests/fixtures/rtp/chromium-156-vp8-simulcast.hex", &h) > 0);
+    layersel_t s;
+    layersel_init(&s, 1, NULL);
+    const uint32_t cum[3] = {40000, 60000, 100000};
+    layersel_set_temporal(&s, 0, cum, 3);
+    layersel_set_layer(&s, 0, true, 100000, 0);
+    layersel_update(&s, 30000, 0);
+    int n = 0, fwd_high = 0, first_high_sync = -1;
+    for (size_t i = 0; i < h.n; i++) {
+        rtp_packet_t pkt;
+        vp8_desc_t v;
+        if (rtp_parse(h.pkt[i], h.len[i], &pkt) != 0 || pkt.ssrc != 105105440u ||
+            vp8_parse(pkt.payload, pkt.payload_len, &v) != 0 || !v.has_tid)
+            continue;
+        if (++n == 6) /* after the key frame and a few frames: every TID again */
+            layersel_update(&s, 1000000, 500);
+        bool fwd = layersel_temporal_on_packet(&s, &v, v.keyframe);
+        if (n < 6)
+            assert_int_equal(fwd, v.tid == 0);
+        if (fwd && v.tid > 0 && fwd_high++ == 0)
+            first_high_sync = v.layer_sync;
+    }
+    hex_lines_free(&h);
+    assert_true(n >= 15);
+    assert_true(fwd_high > 0);
+    assert_int_equal(first_high_sync, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +320,9 @@ int main(void)
         cmocka_unit_test(test_preference_caps),
         cmocka_unit_test(test_inactive_and_unknown_layers),
         cmocka_unit_test(test_temporal_filter),
+        cmocka_unit_test(test_temporal_choice),
+        cmocka_unit_test(test_temporal_switch_points),
+        cmocka_unit_test(test_temporal_on_chromium),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

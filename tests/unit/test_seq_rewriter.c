@@ -168,6 +168,60 @@ static void test_drop_list_overflow(void **state)
     expect_refused(&rw, SSRC_A, 2, 0, 1000);
 }
 
+/* A receiver NACKs rewritten numbers: unmap gives back exactly the incoming seq each came from,
+ * across drops and the 16-bit wrap, and nothing for numbers of an earlier source. */
+static void test_unmap_inverts_map(void **state)
+{
+    (void)state;
+    seqrw_t rw;
+    seqrw_init(&rw, 90000);
+    uint16_t out_of[400], in_of[400];
+    int n = 0;
+    uint16_t s;
+    uint32_t t;
+    assert_int_equal(seqrw_unmap(&rw, 0, &s), LG_ENOTFOUND); /* nothing forwarded yet */
+    for (uint16_t i = 0; i < 600; i++) {
+        uint16_t in = (uint16_t)(65300 + i); /* wraps */
+        /* drop the L1T3 pattern's TID 2 frames (every other) and a run now and then */
+        if ((i % 4) % 2 == 1 || (i >= 200 && i < 230)) {
+            assert_true(seqrw_drop(&rw, SSRC_A, in));
+            continue;
+        }
+        assert_int_equal(seqrw_map(&rw, SSRC_A, in, i * 100u, i, &s, &t), 0);
+        if (n > 0)
+            assert_int_equal(s, (uint16_t)(out_of[n - 1] + 1)); /* no holes */
+        if (n < 400) {
+            in_of[n] = in;
+            out_of[n++] = s;
+        }
+    }
+    uint16_t got;
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        /* the oldest may have slid out of the window or past a forgotten drop */
+        if (seqrw_unmap(&rw, out_of[i], &got) != 0)
+            continue;
+        assert_int_equal(got, in_of[i]);
+        found++;
+    }
+    assert_true(found >= n / 2);
+    uint16_t last;
+    assert_true(seqrw_last(&rw, &last, NULL));
+    for (int back = 0; back < 100; back++) {
+        assert_int_equal(seqrw_unmap(&rw, (uint16_t)(last - back), &got), 0);
+        assert_int_equal(seqrw_map(&rw, SSRC_A, got, 0, 700, &s, &t), 0);
+        assert_int_equal(s, (uint16_t)(last - back)); /* maps back to the same number */
+    }
+    assert_int_equal(seqrw_unmap(&rw, (uint16_t)(last + 1), &got), LG_ENOTFOUND);
+    /* a switch: the new source's numbers unmap, the old ones no longer do */
+    assert_int_equal(seqrw_map(&rw, SSRC_B, 7000, 0, 800, &s, &t), 0);
+    assert_int_equal(s, (uint16_t)(last + 1));
+    assert_int_equal(seqrw_unmap(&rw, s, &got), 0);
+    assert_int_equal(got, 7000);
+    assert_int_equal(seqrw_unmap(&rw, last, &got), LG_ENOTFOUND);
+    assert_int_equal(seqrw_unmap(NULL, 1, &got), LG_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_reordering),
         cmocka_unit_test(test_drops_close_gaps),
         cmocka_unit_test(test_drop_list_overflow),
+        cmocka_unit_test(test_unmap_inverts_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
