@@ -1,0 +1,271 @@
+/* A mixed-audio listener on a poor link: the relay announces the impairment proxy's address
+ * (bench/impair.h), speakers reach the relay directly, and the listener's media goes through
+ * 32 kbit/s, 10 % loss and 150 ms one-way delay each way (UDP), or through ICE-TCP at 32 kbit/s
+ * and 150 ms. It keeps receiving the mix, its connection survives consent checks through the loss,
+ * and the proxy's counters show what the link did. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/impair.h"
+#include "bench/peer/peer.h"
+#include "relay_fixture.h"
+
+#define PROXY_IP   "127.0.0.2"
+#define NSPEAKERS  2
+#define RUN_MS     9000
+#define LINK_BPS   32000
+#define LINK_DELAY 150
+#define LINK_LOSS  100000 /* ppm: 10 % */
+#define MIX_PTIME  60     /* the relay's default mix-ptime */
+
+typedef struct {
+    peer_t *peer;
+    int run_ms;
+    int rc;
+} run_arg_t;
+
+static void run_thread(void *arg)
+{
+    run_arg_t *a = arg;
+    a->rc = peer_run(a->peer, a->run_ms);
+}
+
+/* The relay writes the proxy's address in its candidates; it binds 127.0.0.1 only. */
+static void tune(lg_config_t *cfg)
+{
+    cfg->announce_count = 1;
+    snprintf(cfg->announce[0], sizeof cfg->announce[0], PROXY_IP);
+}
+
+/* A proxy on PROXY_IP at the relay's media port, forwarding to the relay, with the same link
+ * both ways; loss_ppm 0 for none. */
+static impair_proxy_t *start_proxy(uint32_t loss_ppm)
+{
+    char listen[64], upstream[64], err[256];
+    snprintf(listen, sizeof listen, PROXY_IP ":%u", rf_cfg.media_port);
+    snprintf(upstream, sizeof upstream, "127.0.0.1:%u", rf_cfg.media_port);
+    impair_params_t link = {.rate_bps = LINK_BPS, .loss_ppm = loss_ppm, .delay_ms = LINK_DELAY};
+    impair_opts_t o = {.listen = listen, .upstream = upstream, .up = link, .down = link};
+    o.up.seed = 11;
+    o.down.seed = 12;
+    impair_proxy_t *p = impair_start(&o, err, sizeof err);
+    if (!p)
+        fail_msg("%s", err);
+    return p;
+}
+
+/* A speaker: audio only, straight to the relay's real address. */
+static peer_t *make_speaker(const char *room, const char *name, unsigned level)
+{
+    peer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = rf_cfg.listen_port;
+    o.token = relay_fixture_token(room, name, AUTH_ROLE_PARTICIPANT, 600);
+    o.no_video = true;
+    o.audio_level = level;
+    o.media_addr = "127.0.0.1";
+    char err[256];
+    peer_t *p = peer_new(&o, err, sizeof err);
+    if (!p)
+        fail_msg("peer_new: %s", err);
+    if (peer_join(p, 5000) != 0 || peer_publish(p, 10000) != 0)
+        fail_msg("speaker %s: %s", name, peer_last_error(p));
+    return p;
+}
+
+/* The listener: mixed audio, receive-only, through the candidate the relay announced (the proxy).
+ * ICE and DTLS get time for retransmissions through the loss. */
+static peer_t *make_listener(const char *room, peer_transport_t transport)
+{
+    peer_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.host = "127.0.0.1";
+    o.port = rf_cfg.listen_port;
+    o.token = relay_fixture_token(room, "embassy", AUTH_ROLE_PARTICIPANT, 600);
+    o.mixed_audio = true;
+    o.transport = transport;
+    o.ice_timeout_ms = 10000;
+    o.dtls_timeout_ms = 30000;
+    char err[256];
+    peer_t *p = peer_new(&o, err, sizeof err);
+    if (!p)
+        fail_msg("peer_new: %s", err);
+    if (peer_join(p, 5000) != 0)
+        fail_msg("listener join: %s", peer_last_error(p));
+    if (peer_wait_subscribed(p, 30000) != 0)
+        fail_msg("listener subscribe leg: %s", peer_last_error(p));
+    return p;
+}
+
+/* The mixed stream the listener receives (audio without a sender trailer). */
+static bool find_mix(peer_t *p, peer_stream_stats_t *out)
+{
+    for (int i = 0; i < peer_stream_count(p); i++)
+        if (peer_get_stream(p, i, out) == 0 && out->kind == PEER_STREAM_AUDIO &&
+            out->sender_id == 0 && out->subscribe_leg)
+            return true;
+    return false;
+}
+
+/* Runs the speakers and the listener together for RUN_MS. */
+static void run_together(peer_t **speakers, peer_t *listener)
+{
+    run_arg_t args[NSPEAKERS + 1];
+    uv_thread_t th[NSPEAKERS + 1];
+    for (int i = 0; i <= NSPEAKERS; i++) {
+        args[i] =
+            (run_arg_t){i < NSPEAKERS ? speakers[i] : listener, RUN_MS + 300 * (i < NSPEAKERS), 0};
+        assert_int_equal(uv_thread_create(&th[i], run_thread, &args[i]), 0);
+    }
+    for (int i = 0; i <= NSPEAKERS; i++) {
+        uv_thread_join(&th[i]);
+        if (args[i].rc != 0)
+            fail_msg("peer %d stopped: %s", i, peer_last_error(args[i].peer));
+    }
+}
+
+static void print_dir(const char *name, const impair_counters_t *c)
+{
+    print_message("proxy %-8s forwarded %llu (%llu B), lost %llu, queue drops %llu, other %llu, "
+                  "retransmitted %llu\n",
+                  name, (unsigned long long)c->forwarded, (unsigned long long)c->bytes,
+                  (unsigned long long)c->dropped_loss, (unsigned long long)c->dropped_queue,
+                  (unsigned long long)c->dropped_other, (unsigned long long)c->retransmitted);
+}
+
+/* The listener is still connected on its subscribe leg, by its own view and the relay's. */
+static void assert_connected(peer_t *listener)
+{
+    peer_stats_t st;
+    peer_get_stats(listener, &st);
+    assert_int_equal(st.subscribe.ice, PEER_ICE_CONNECTED);
+    assert_int_equal(st.subscribe.dtls, DTLS_STATE_CONNECTED);
+    assert_int_not_equal(st.subscribe.profile, DTLS_SRTP_NONE);
+    assert_string_equal(st.last_error, "");
+    assert_int_equal(st.srtp_failures, 0);
+    assert_string_not_equal(st.subscribe.relay_state, "closed");
+}
+
+/* UDP: 32 kbit/s, 10 % loss, 150 ms each way. */
+static void test_mixed_listener_udp(void **state)
+{
+    impair_proxy_t *proxy = start_proxy(LINK_LOSS);
+    peer_t *speakers[NSPEAKERS] = {make_speaker("poor-udp", "speaker0", 20),
+                                   make_speaker("poor-udp", "speaker1", 40)};
+    peer_t *listener = make_listener("poor-udp", PEER_TRANSPORT_UDP);
+    peer_stats_t l0, l1;
+    peer_stream_stats_t m0 = {0}, m1;
+    impair_stats_t p0, p1;
+    peer_get_stats(listener, &l0);
+    find_mix(listener, &m0); /* the mix may not have started yet: zero */
+    impair_get_stats(proxy, &p0);
+
+    run_together(speakers, listener);
+
+    peer_get_stats(listener, &l1);
+    impair_get_stats(proxy, &p1);
+    assert_true(find_mix(listener, &m1));
+    uint64_t got = m1.packets - m0.packets;
+    uint64_t down_fwd = p1.udp_down.forwarded - p0.udp_down.forwarded;
+    uint64_t down_lost = p1.udp_down.dropped_loss - p0.udp_down.dropped_loss;
+    uint64_t down_queue = p1.udp_down.dropped_queue - p0.udp_down.dropped_queue;
+    print_message("listener: %llu mix packets in %d ms (%d expected without loss); consent %llu "
+                  "sent, checks ok %llu -> %llu\n",
+                  (unsigned long long)got, RUN_MS, RUN_MS / MIX_PTIME,
+                  (unsigned long long)(l1.subscribe.consent_sent - l0.subscribe.consent_sent),
+                  (unsigned long long)l0.subscribe.checks_ok,
+                  (unsigned long long)l1.subscribe.checks_ok);
+    print_dir("udp up", &p1.udp_up);
+    print_dir("udp down", &p1.udp_down);
+
+    /* The mix kept coming: one packet per 60 ms, less about 10 % lost (a generous band). */
+    assert_true(got >= (uint64_t)RUN_MS / MIX_PTIME * 6 / 10);
+    assert_true(got <= (uint64_t)RUN_MS / MIX_PTIME * 11 / 10);
+    /* The link really lost about 10 % of what the relay sent the listener. */
+    assert_true(down_fwd + down_lost >= got);
+    assert_true(down_lost * 100 >= (down_fwd + down_lost) * 4);
+    assert_true(down_lost * 100 <= (down_fwd + down_lost) * 18);
+    /* The mix fits the 32 kbit/s link: the queue seldom overflows. */
+    assert_true(down_queue * 10 <= down_fwd);
+    /* Nothing arrived that the link did not pass. */
+    assert_true(l1.packets_received - l0.packets_received <= down_fwd);
+    /* Consent checks went through the loss and were answered: the leg stays up. */
+    assert_true(l1.subscribe.checks_ok > l0.subscribe.checks_ok);
+    assert_connected(listener);
+    assert_non_null(strstr(l1.subscribe.remote, PROXY_IP ":")); /* the announced address */
+    assert_true(p1.udp_up.dropped_loss + p1.udp_down.dropped_loss > 0);
+
+    peer_free(listener);
+    for (int i = 0; i < NSPEAKERS; i++)
+        peer_free(speakers[i]);
+    impair_stop(proxy);
+}
+
+/* ICE-TCP through the proxy at 32 kbit/s and 150 ms each way: nothing is lost on a byte stream,
+ * the mix keeps coming. */
+static void test_mixed_listener_tcp(void **state)
+{
+    impair_proxy_t *proxy = start_proxy(0);
+    peer_t *speakers[NSPEAKERS] = {make_speaker("poor-tcp", "speaker0", 20),
+                                   make_speaker("poor-tcp", "speaker1", 40)};
+    peer_t *listener = make_listener("poor-tcp", PEER_TRANSPORT_TCP);
+    peer_stats_t l1;
+    peer_stream_stats_t m0 = {0}, m1;
+    impair_stats_t p0, p1;
+    find_mix(listener, &m0);
+    impair_get_stats(proxy, &p0);
+
+    run_together(speakers, listener);
+
+    peer_get_stats(listener, &l1);
+    impair_get_stats(proxy, &p1);
+    assert_true(find_mix(listener, &m1));
+    uint64_t got = m1.packets - m0.packets;
+    print_message("listener over ICE-TCP: %llu mix packets in %d ms (%d sent), remote %s\n",
+                  (unsigned long long)got, RUN_MS, RUN_MS / MIX_PTIME, l1.subscribe.remote);
+    print_dir("tcp up", &p1.tcp_up);
+    print_dir("tcp down", &p1.tcp_down);
+
+    assert_non_null(strstr(l1.subscribe.remote, PROXY_IP));
+    assert_non_null(strstr(l1.subscribe.remote, "/tcp"));
+    assert_int_equal(p1.tcp_accepted, 1);
+    assert_int_equal(p1.udp_down.forwarded, 0); /* everything went over TCP */
+    /* The mix kept coming without loss; the link's delay and queue may hold back the last ones. */
+    assert_true(got >= (uint64_t)RUN_MS / MIX_PTIME * 8 / 10);
+    assert_true(got <= (uint64_t)RUN_MS / MIX_PTIME * 11 / 10);
+    assert_true(p1.tcp_down.bytes - p0.tcp_down.bytes >= got * 100);
+    assert_int_equal(p1.tcp_down.dropped_loss + p1.tcp_down.dropped_queue, 0);
+    assert_connected(listener);
+
+    peer_free(listener);
+    for (int i = 0; i < NSPEAKERS; i++)
+        peer_free(speakers[i]);
+    impair_stop(proxy);
+}
+
+static int setup(void **state)
+{
+    return relay_fixture_start(tune);
+}
+
+static int teardown(void **state)
+{
+    relay_fixture_stop();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mixed_listener_udp),
+        cmocka_unit_test(test_mixed_listener_tcp),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
