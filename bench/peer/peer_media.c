@@ -98,7 +98,7 @@ int media_init(peer_t *p)
     p->rtx_ssrc = (uint32_t)peer_rand64(p) | 1;
     p->picture_id = (uint16_t)(peer_rand64(p) & 0x7fff);
     p->force_keyframe = 1;
-    return 0;
+    return audio ? audio_tx_init(p) : 0;
 }
 
 /* --- building RTP ----------------------------------------------------------------------------- */
@@ -189,6 +189,15 @@ static void send_audio(peer_t *p, int64_t now)
     ext_common(p, leg, &e, tx);
     size_t hdr = put_header(p->txbuf, tx, 0, rtp_ts(tx), &e);
     uint8_t *pl = p->txbuf + hdr;
+    if (p->audio_tx) {
+        int n = audio_tx_encode(p, pl, PEER_TX_MAX - hdr);
+        if (n < 0) {
+            peer_fail(p, n, "audio: Opus encoding failed: %s", lg_strerror(n));
+            return;
+        }
+        send_rtp(p, tx, hdr, (size_t)n, now);
+        return;
+    }
     pl[0] = OPUS_TOC_CELT_FB;
     fill(p, pl + 1, p->o.audio_payload - 1 - PEER_TRAILER_SIZE);
     send_rtp(p, tx, hdr, p->o.audio_payload, now);
@@ -484,6 +493,8 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
         count_sequence(p, rx, &t);
     else
         rx->s.foreign++;
+    if (!has && rx->s.kind == PEER_STREAM_AUDIO)
+        audio_rx_packet(p, rx, pkt.payload, pkt.payload_len, pkt.seq, leg->rx_srtp_len);
     check_keyframe(p, leg, rx, &pkt, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);
