@@ -23,6 +23,11 @@
 #define LINK_DELAY 150
 #define LINK_LOSS  100000 /* ppm: 10 % */
 #define MIX_PTIME  60     /* the relay's default mix-ptime */
+/* Extra mix packets the listener may count beyond the relay's count for the run: on the link at
+ * the start (150 ms + the 300 ms queue: 8), the relay's count up to 100 ms old (2), the mixer
+ * playing out after the speakers stopped (2). */
+#define EDGE     12
+#define DRAIN_MS 800 /* the listener runs on to receive what is on the link at the end */
 
 typedef struct {
     peer_t *peer;
@@ -60,8 +65,8 @@ static impair_proxy_t *start_proxy(uint32_t loss_ppm)
     return p;
 }
 
-/* A speaker: audio only, straight to the relay's real address. */
-static peer_t *make_speaker(const char *room, const char *name, unsigned level)
+/* A speaker: a real Opus tone, audio only, straight to the relay's real address. */
+static peer_t *make_speaker(const char *room, const char *name, unsigned level, unsigned tone_hz)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
@@ -70,6 +75,7 @@ static peer_t *make_speaker(const char *room, const char *name, unsigned level)
     o.token = relay_fixture_token(room, name, AUTH_ROLE_PARTICIPANT, 600);
     o.no_video = true;
     o.audio_level = level;
+    o.opus_tone_hz = tone_hz;
     o.media_addr = "127.0.0.1";
     char err[256];
     peer_t *p = peer_new(&o, err, sizeof err);
@@ -114,21 +120,55 @@ static bool find_mix(peer_t *p, peer_stream_stats_t *out)
     return false;
 }
 
-/* Runs the speakers and the listener together for RUN_MS. */
-static void run_together(peer_t **speakers, peer_t *listener)
+/* The listener's decoder counters of the mixed stream (zero before it arrived). */
+static peer_mixed_audio_stats_t decoded_mix(peer_t *p)
+{
+    peer_mixed_audio_stats_t m;
+    memset(&m, 0, sizeof m);
+    assert_true(peer_mixed_audio_count(p) <= 1);
+    if (peer_mixed_audio_count(p) == 1)
+        assert_int_equal(peer_get_mixed_audio(p, 0, &m), 0);
+    return m;
+}
+
+static void print_decoded(const peer_mixed_audio_stats_t *m)
+{
+    print_message("listener decoded %llu frames, concealed %llu, FEC-recovered %llu, reset %llu, "
+                  "errors %llu, late %llu\n",
+                  (unsigned long long)m->frames, (unsigned long long)m->plc,
+                  (unsigned long long)m->fec_recovered, (unsigned long long)m->lost_reset,
+                  (unsigned long long)m->decode_errors, (unsigned long long)m->late);
+}
+
+/* Mixed packets the relay has sent: its counters as /metrics reads them (at most 100 ms old). One
+ * mixer with one listener in each test, so they are all the listener's. */
+static uint64_t relay_mix_packets(void)
+{
+    return rf_relay.worker_stats[0].mix_packets_out;
+}
+
+/* Runs the speakers for RUN_MS and the listener DRAIN_MS longer, so that it receives what was on
+ * the link when they stopped. Returns the mix packets the relay sent while the speakers ran. */
+static uint64_t run_together(peer_t **speakers, peer_t *listener)
 {
     run_arg_t args[NSPEAKERS + 1];
     uv_thread_t th[NSPEAKERS + 1];
+    uint64_t r0 = relay_mix_packets();
     for (int i = 0; i <= NSPEAKERS; i++) {
+        bool speaker = i < NSPEAKERS;
         args[i] =
-            (run_arg_t){i < NSPEAKERS ? speakers[i] : listener, RUN_MS + 300 * (i < NSPEAKERS), 0};
+            (run_arg_t){speaker ? speakers[i] : listener, RUN_MS + (speaker ? 0 : DRAIN_MS), 0};
         assert_int_equal(uv_thread_create(&th[i], run_thread, &args[i]), 0);
     }
+    uint64_t sent = 0;
     for (int i = 0; i <= NSPEAKERS; i++) {
         uv_thread_join(&th[i]);
+        if (i == NSPEAKERS - 1)
+            sent = relay_mix_packets() - r0;
         if (args[i].rc != 0)
             fail_msg("peer %d stopped: %s", i, peer_last_error(args[i].peer));
     }
+    return sent;
 }
 
 static void print_dir(const char *name, const impair_counters_t *c)
@@ -157,50 +197,64 @@ static void assert_connected(peer_t *listener)
 static void test_mixed_listener_udp(void **state)
 {
     impair_proxy_t *proxy = start_proxy(LINK_LOSS);
-    peer_t *speakers[NSPEAKERS] = {make_speaker("poor-udp", "speaker0", 20),
-                                   make_speaker("poor-udp", "speaker1", 40)};
+    peer_t *speakers[NSPEAKERS] = {make_speaker("poor-udp", "speaker0", 20, 440),
+                                   make_speaker("poor-udp", "speaker1", 40, 660)};
     peer_t *listener = make_listener("poor-udp", PEER_TRANSPORT_UDP);
     peer_stats_t l0, l1;
     peer_stream_stats_t m0 = {0}, m1;
     impair_stats_t p0, p1;
     peer_get_stats(listener, &l0);
     find_mix(listener, &m0); /* the mix may not have started yet: zero */
+    peer_mixed_audio_stats_t d0 = decoded_mix(listener);
     impair_get_stats(proxy, &p0);
 
-    run_together(speakers, listener);
+    uint64_t sent = run_together(speakers, listener);
 
     peer_get_stats(listener, &l1);
+    peer_mixed_audio_stats_t d1 = decoded_mix(listener);
     impair_get_stats(proxy, &p1);
     assert_true(find_mix(listener, &m1));
     uint64_t got = m1.packets - m0.packets;
     uint64_t down_fwd = p1.udp_down.forwarded - p0.udp_down.forwarded;
     uint64_t down_lost = p1.udp_down.dropped_loss - p0.udp_down.dropped_loss;
     uint64_t down_queue = p1.udp_down.dropped_queue - p0.udp_down.dropped_queue;
-    print_message("listener: %llu mix packets in %d ms (%d expected without loss); consent %llu "
-                  "sent, checks ok %llu -> %llu\n",
-                  (unsigned long long)got, RUN_MS, RUN_MS / MIX_PTIME,
+    uint64_t decoded = d1.frames - d0.frames;
+    uint64_t fec = d1.fec_recovered - d0.fec_recovered;
+    uint64_t repaired = (d1.plc - d0.plc) + fec;
+    print_message("relay sent %llu mix packets in %d ms (%d periods: the rest were DTX), the "
+                  "listener got %llu; consent checks %llu, answered %llu\n",
+                  (unsigned long long)sent, RUN_MS, RUN_MS / MIX_PTIME, (unsigned long long)got,
                   (unsigned long long)(l1.subscribe.consent_sent - l0.subscribe.consent_sent),
-                  (unsigned long long)l0.subscribe.checks_ok,
-                  (unsigned long long)l1.subscribe.checks_ok);
+                  (unsigned long long)(l1.subscribe.checks_ok - l0.subscribe.checks_ok));
+    print_decoded(&d1);
     print_dir("udp up", &p1.udp_up);
     print_dir("udp down", &p1.udp_down);
 
-    /* The mix kept coming: one packet per 60 ms, less about 10 % lost (a generous band). */
-    assert_true(got >= (uint64_t)RUN_MS / MIX_PTIME * 6 / 10);
-    assert_true(got <= (uint64_t)RUN_MS / MIX_PTIME * 11 / 10);
-    /* The link really lost about 10 % of what the relay sent the listener. */
-    assert_true(down_fwd + down_lost >= got);
+    /* The mix kept coming: what the relay sent, less about 10 % lost (the listener also got up to
+     * EDGE packets that were on the link when the count started). */
+    assert_true(sent >= (uint64_t)RUN_MS / MIX_PTIME / 2);
+    assert_true(got <= sent + EDGE);
+    assert_true(got * 4 >= sent * 3);
+    assert_true(got + down_lost + down_queue + 2 >= sent);
+    /* The link lost about 10 % of what the relay sent the listener, and passed the rest. */
     assert_true(down_lost * 100 >= (down_fwd + down_lost) * 4);
     assert_true(down_lost * 100 <= (down_fwd + down_lost) * 18);
-    /* The mix fits the 32 kbit/s link: the queue seldom overflows. */
-    assert_true(down_queue * 10 <= down_fwd);
-    /* Nothing arrived that the link did not pass. */
     assert_true(l1.packets_received - l0.packets_received <= down_fwd);
-    /* Consent checks went through the loss and were answered: the leg stays up. */
+    /* The mix (31.5 kbit/s on the wire) fits the 32 kbit/s link: the queue seldom overflows. */
+    assert_true(down_queue * 10 <= down_fwd);
+    /* Consent checks went through the loss and were answered: the leg stays up, and it is the
+     * announced address (the proxy) the listener talks to. */
     assert_true(l1.subscribe.checks_ok > l0.subscribe.checks_ok);
     assert_connected(listener);
-    assert_non_null(strstr(l1.subscribe.remote, PROXY_IP ":")); /* the announced address */
-    assert_true(p1.udp_up.dropped_loss + p1.udp_down.dropped_loss > 0);
+    assert_non_null(strstr(l1.subscribe.remote, PROXY_IP ":"));
+    /* The listener decoded every packet and made up for the lost ones: concealment, and in-band
+     * FEC once its receiver reports told the relay's encoder about the loss. Nothing is repaired
+     * that the link did not drop (a mix packet, or an RTCP or STUN packet). */
+    assert_true(decoded <= got && decoded + 2 >= got);
+    assert_int_equal(d1.decode_errors, 0);
+    assert_true(fec > 0);
+    assert_true(repaired * 2 >= down_lost);
+    assert_true(repaired <= down_lost + down_queue + 2);
 
     peer_free(listener);
     for (int i = 0; i < NSPEAKERS; i++)
@@ -213,35 +267,42 @@ static void test_mixed_listener_udp(void **state)
 static void test_mixed_listener_tcp(void **state)
 {
     impair_proxy_t *proxy = start_proxy(0);
-    peer_t *speakers[NSPEAKERS] = {make_speaker("poor-tcp", "speaker0", 20),
-                                   make_speaker("poor-tcp", "speaker1", 40)};
+    peer_t *speakers[NSPEAKERS] = {make_speaker("poor-tcp", "speaker0", 20, 440),
+                                   make_speaker("poor-tcp", "speaker1", 40, 660)};
     peer_t *listener = make_listener("poor-tcp", PEER_TRANSPORT_TCP);
     peer_stats_t l1;
     peer_stream_stats_t m0 = {0}, m1;
     impair_stats_t p0, p1;
     find_mix(listener, &m0);
+    peer_mixed_audio_stats_t d0 = decoded_mix(listener);
     impair_get_stats(proxy, &p0);
 
-    run_together(speakers, listener);
+    uint64_t sent = run_together(speakers, listener);
 
     peer_get_stats(listener, &l1);
+    peer_mixed_audio_stats_t d1 = decoded_mix(listener);
     impair_get_stats(proxy, &p1);
     assert_true(find_mix(listener, &m1));
     uint64_t got = m1.packets - m0.packets;
-    print_message("listener over ICE-TCP: %llu mix packets in %d ms (%d sent), remote %s\n",
-                  (unsigned long long)got, RUN_MS, RUN_MS / MIX_PTIME, l1.subscribe.remote);
+    print_message("relay sent %llu mix packets in %d ms, the listener got %llu over ICE-TCP (%s)\n",
+                  (unsigned long long)sent, RUN_MS, (unsigned long long)got, l1.subscribe.remote);
+    print_decoded(&d1);
     print_dir("tcp up", &p1.tcp_up);
     print_dir("tcp down", &p1.tcp_down);
 
-    assert_non_null(strstr(l1.subscribe.remote, PROXY_IP));
+    assert_non_null(strstr(l1.subscribe.remote, PROXY_IP ":"));
     assert_non_null(strstr(l1.subscribe.remote, "/tcp"));
     assert_int_equal(p1.tcp_accepted, 1);
     assert_int_equal(p1.udp_down.forwarded, 0); /* everything went over TCP */
-    /* The mix kept coming without loss; the link's delay and queue may hold back the last ones. */
-    assert_true(got >= (uint64_t)RUN_MS / MIX_PTIME * 8 / 10);
-    assert_true(got <= (uint64_t)RUN_MS / MIX_PTIME * 11 / 10);
+    /* The mix kept coming, every packet of it (the relay's count may be 100 ms old: 2 packets). */
+    assert_true(sent >= (uint64_t)RUN_MS / MIX_PTIME / 2);
+    assert_true(got <= sent + EDGE);
+    assert_true(got + 2 >= sent);
     assert_true(p1.tcp_down.bytes - p0.tcp_down.bytes >= got * 100);
     assert_int_equal(p1.tcp_down.dropped_loss + p1.tcp_down.dropped_queue, 0);
+    /* a byte stream loses nothing: every packet decoded, nothing to conceal */
+    assert_int_equal(d1.frames - d0.frames, got);
+    assert_int_equal(d1.plc + d1.fec_recovered + d1.lost_reset + d1.decode_errors, 0);
     assert_connected(listener);
 
     peer_free(listener);
