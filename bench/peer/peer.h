@@ -79,11 +79,14 @@ typedef struct {
     unsigned audio_level;       /* -dBov in ssrc-audio-level, 1 (loud)..127 (silent); 30 */
 
     /* Real Opus (bench/peer/peer_opus.c). With opus_tone_hz set, the audio is a sine of that
-     * frequency at -12 dBFS encoded by libopus as a browser would: 48 kHz mono, 20 ms frames,
-     * OPUS_APPLICATION_VOIP, VBR at opus_kbps, in-band FEC sized for 10 % loss. The encoder is
-     * made by peer_new. Every packet is padded (RFC 6716 3.2.5) so that the payload trailer lies
-     * in its padding, which decoders skip: receivers still count loss and latency, and the relay
-     * decodes and mixes the audio. audio_payload is then unused. */
+     * frequency (-12 dBFS peak) under a 4 Hz syllable-like envelope of 50 % depth, encoded by
+     * libopus as a browser would: 48 kHz mono, 20 ms frames, OPUS_APPLICATION_VOIP, VBR at
+     * opus_kbps, in-band FEC sized for 10 % loss. The envelope makes Opus's voice activity
+     * detection see speech, so most packets carry FEC (a steady tone gets it in about one packet
+     * in eight); the carrier holds 2/3 of the power, the rest lies 4 Hz to either side. The
+     * encoder is made by peer_new. Every packet is padded (RFC 6716 3.2.5) so that the payload
+     * trailer lies in its padding, which decoders skip: receivers still count loss and latency, and
+     * the relay decodes and mixes the audio. audio_payload is then unused. */
     unsigned opus_tone_hz; /* 0: the synthetic payload of audio_payload bytes; 50..12000 Hz */
     unsigned opus_kbps;    /* encoder bitrate with opus_tone_hz, 6..128; 32 */
 

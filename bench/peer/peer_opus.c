@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <opus/opus.h>
+#include <opus.h>
 
 #include "media/jitter_buffer.h"
 #include "sfu/lg_error.h"
@@ -15,7 +15,9 @@
 #define RATE           48000
 #define FRAME_SAMPLES  960    /* 20 ms */
 #define MAX_SAMPLES    5760   /* 120 ms: the longest Opus packet */
-#define TONE_AMPLITUDE 8192.0 /* -12 dBFS */
+#define TONE_AMPLITUDE 8192.0 /* -12 dBFS peak */
+#define SYLLABLE_HZ    4.0    /* the envelope's rate ... */
+#define SYLLABLE_DEPTH 0.5    /* ... and depth: Opus's VAD then sees speech, so packets carry FEC */
 #define FEC_LOSS_PCT   10     /* the loss the encoder's in-band FEC is sized for */
 #define WINDOW         RATE   /* tone analysis: the last second */
 #define WARM_UP        (RATE / 2)
@@ -25,6 +27,7 @@
 struct audio_tx {
     OpusEncoder *enc;
     double phase, step; /* radians */
+    uint64_t n;         /* samples made */
     int16_t pcm[FRAME_SAMPLES];
 };
 
@@ -106,8 +109,10 @@ int audio_tx_init(peer_t *p)
 int audio_tx_encode(peer_t *p, uint8_t *pl, size_t cap)
 {
     struct audio_tx *a = p->audio_tx;
-    for (int i = 0; i < FRAME_SAMPLES; i++) {
-        a->pcm[i] = (int16_t)lrint(TONE_AMPLITUDE * sin(a->phase));
+    for (int i = 0; i < FRAME_SAMPLES; i++, a->n++) {
+        double env = 1.0 - SYLLABLE_DEPTH +
+                     SYLLABLE_DEPTH * sin(2.0 * M_PI * SYLLABLE_HZ * (double)(a->n % RATE) / RATE);
+        a->pcm[i] = (int16_t)lrint(TONE_AMPLITUDE * env * sin(a->phase));
         a->phase += a->step;
         if (a->phase >= 2.0 * M_PI)
             a->phase -= 2.0 * M_PI;
