@@ -98,8 +98,10 @@ typedef struct {
 
     bool wrong_certificate; /* DTLS presents another certificate than the offer's fingerprint */
     unsigned rx_loss_pct;   /* subscribe leg: drop this % of received video packets (0..50) */
-    bool send_nacks;        /* subscribe leg: NACK missing video packets (RFC 4585) */
-    unsigned remb_bps;      /* subscribe leg: report this estimate in REMB every 250 ms */
+    unsigned rx_audio_drop_every; /* subscribe leg: drop every Nth received audio packet (Opus
+                                     payload type; counted in rx_dropped); 0: none */
+    bool send_nacks;              /* subscribe leg: NACK missing video packets (RFC 4585) */
+    unsigned remb_bps;            /* subscribe leg: report this estimate in REMB every 250 ms */
     bool pli_flood;         /* subscribe leg: send a PLI for every video packet (abuse test) */
     bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
     unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
@@ -158,7 +160,8 @@ typedef struct {
     uint64_t keyframes_received;
     uint64_t plis_received, firs_received, nacks_received, rembs_received, twccs_received;
     uint64_t plis_sent;
-    uint64_t rx_dropped; /* received packets dropped on purpose (rx_loss_pct) */
+    uint64_t
+        rx_dropped; /* received packets dropped on purpose (rx_loss_pct, rx_audio_drop_every) */
     uint64_t nacks_sent; /* sequence numbers NACKed */
     uint32_t streams;    /* distinct SSRCs received */
 

@@ -170,9 +170,10 @@ struct peer {
     int consent;
     int64_t next_sr;
     int64_t last_remb_ns;
-    uint8_t *txbuf; /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
-    uint8_t *rxbuf; /* PEER_RX_MAX */
-    peer_rx_t *rx;  /* PEER_MAX_STREAMS */
+    uint64_t rx_audio_seen; /* audio packets arrived on the subscribe leg (rx_audio_drop_every) */
+    uint8_t *txbuf;         /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
+    uint8_t *rxbuf;         /* PEER_RX_MAX */
+    peer_rx_t *rx;          /* PEER_MAX_STREAMS */
     int nrx;
     uint32_t *lat; /* reservoir of PEER_LATENCY_SAMPLES, microseconds */
     uint32_t lat_n;

@@ -90,8 +90,10 @@ static double run_all(peer_t **peers, int n, int ms, mix_metrics_t samples[2])
     return now_s() - t0;
 }
 
-/* Joins a room; tone_hz > 0 publishes that tone (audio only, sending held until told). */
-static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, bool mixed)
+/* Joins a room; tone_hz > 0 publishes that tone (audio only, sending held until told); drop_every
+ * > 0 drops every so many audio packets received. */
+static peer_t *make_lossy_peer(const char *room, const char *name, unsigned tone_hz, bool mixed,
+                               unsigned drop_every)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
@@ -101,6 +103,7 @@ static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, b
     o.mixed_audio = mixed;
     o.no_video = true;
     o.opus_tone_hz = tone_hz;
+    o.rx_audio_drop_every = drop_every;
     char err[256];
     peer_t *p = peer_new(&o, err, sizeof err);
     if (!p)
@@ -113,6 +116,11 @@ static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, b
             fail_msg("publish %s: %s", name, peer_last_error(p));
     }
     return p;
+}
+
+static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, bool mixed)
+{
+    return make_lossy_peer(room, name, tone_hz, mixed, 0);
 }
 
 /* The peer's only decoded stream without trailers (the mix). */
@@ -295,10 +303,11 @@ static void test_mixed_tones(void **state)
 }
 
 /* A mixed participant who speaks hears the others but not itself (mix-minus), while a mixed
- * listener who does not speak hears all three. */
+ * listener who does not speak hears all three, though it loses every 7th packet: it conceals
+ * exactly the packets it lost. */
 static void test_mix_minus(void **state)
 {
-    peer_t *listener = make_peer("minus", "listener", 0, true);
+    peer_t *listener = make_lossy_peer("minus", "listener", 0, true, 7);
     peer_t *a = make_peer("minus", "a", 400, false);
     peer_t *b = make_peer("minus", "b", 700, false);
     peer_t *self = make_peer("minus", "self", 1700, true);
@@ -318,10 +327,27 @@ static void test_mix_minus(void **state)
         assert_true(others[i] > -12.0);
         assert_true(others[i] > own + 25.0);
     }
-    double heard = tone_db(listener, 1700);
-    print_message("listener: 1700 Hz %.1f dB\n", heard);
-    assert_true(heard > -12.0); /* the speaker is in the mix, for the others */
-    assert_true(tone_db(listener, 400) > -12.0 && tone_db(listener, 700) > -12.0);
+    peer_stats_t ls;
+    peer_get_stats(listener, &ls);
+    peer_mixed_audio_stats_t m = the_mix(listener);
+    print_message("listener: %llu packets, %llu dropped, %llu concealed, %llu from FEC\n",
+                  (unsigned long long)m.packets, (unsigned long long)ls.rx_dropped,
+                  (unsigned long long)m.plc, (unsigned long long)m.fec_recovered);
+    assert_true(ls.rx_dropped >= 20);
+    assert_int_equal(m.packets, m.frames); /* nothing late, nothing undecodable */
+    /* every loss made up once (the very last packet's loss shows no gap) */
+    assert_true(m.plc + m.fec_recovered == ls.rx_dropped ||
+                m.plc + m.fec_recovered + 1 == ls.rx_dropped);
+    assert_int_equal(m.samples, (m.frames + m.plc + m.fec_recovered) * 48 * MIX_PTIME_MS);
+    /* the speaker is in the mix for the others (concealment smears the tones a little) */
+    double lc = tone_db(listener, CONTROL_HZ);
+    static const double hz[3] = {400, 700, 1700};
+    for (int i = 0; i < 3; i++) {
+        double db = tone_db(listener, hz[i]);
+        print_message("listener: %.0f Hz %.1f dB (control %.1f dB)\n", hz[i], db, lc);
+        assert_true(db > -15.0);
+        assert_true(db > lc + 25.0);
+    }
 
     peer_free(listener);
     peer_free(a);
