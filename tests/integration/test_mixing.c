@@ -29,6 +29,7 @@ typedef struct {
     peer_t *peer;
     int run_ms;
     int rc;
+    double secs; /* how long its peer_run took */
 } run_arg_t;
 
 /* The relay's mixing counters, read from its /metrics page over HTTPS. */
@@ -51,12 +52,6 @@ static mix_metrics_t scrape(void)
     return m;
 }
 
-static void run_thread(void *arg)
-{
-    run_arg_t *a = arg;
-    a->rc = peer_run(a->peer, a->run_ms);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -64,30 +59,40 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Runs the peers concurrently for ms. With samples, reads the relay's /metrics (refreshed every
- * 100 ms) at 1/4 and 7/8 of the run, while media flows. Returns the seconds the run took. */
-static double run_all(peer_t **peers, int n, int ms, mix_metrics_t samples[2])
+static void run_thread(void *arg)
+{
+    run_arg_t *a = arg;
+    double t0 = now_s();
+    a->rc = peer_run(a->peer, a->run_ms);
+    a->secs = now_s() - t0;
+}
+
+/* Runs peers[i] for ms[i] (ms NULL: all for all_ms), concurrently. With samples, reads the relay's
+ * /metrics (refreshed every 100 ms) at 1/4 and 5/8 of all_ms, while media flows. secs (may be
+ * NULL) gets how long each peer ran. */
+static void run_all(peer_t **peers, const int *ms, int n, int all_ms, mix_metrics_t samples[2],
+                    double *secs)
 {
     run_arg_t args[MAX_PEERS];
     uv_thread_t th[MAX_PEERS];
     assert_true(n <= MAX_PEERS);
-    double t0 = now_s();
     for (int i = 0; i < n; i++) {
-        args[i] = (run_arg_t){peers[i], ms, 0};
+        args[i] = (run_arg_t){peers[i], ms ? ms[i] : all_ms, 0, 0};
         assert_int_equal(uv_thread_create(&th[i], run_thread, &args[i]), 0);
     }
     if (samples) {
-        usleep((useconds_t)ms * 250);
+        usleep((useconds_t)all_ms * 250);
         samples[0] = scrape();
-        usleep((useconds_t)ms * 625);
+        usleep((useconds_t)all_ms * 375);
         samples[1] = scrape();
     }
     for (int i = 0; i < n; i++) {
         uv_thread_join(&th[i]);
         if (args[i].rc != 0)
             fail_msg("peer %d stopped: %s", i, peer_last_error(args[i].peer));
+        if (secs)
+            secs[i] = args[i].secs;
     }
-    return now_s() - t0;
 }
 
 /* Joins a room; tone_hz > 0 publishes that tone (audio only, sending held until told); drop_every
@@ -206,20 +211,13 @@ static void test_opus_pad(void **state)
 
 /* --- the relay's mix, end to end ------------------------------------------------------------ */
 
-/* Lets every peer answer its subscribe offers with nothing sent yet, then has the speakers send
- * for SPEAK_MS while everyone runs, then lets the listeners drain what is in flight. Returns the
- * seconds the speaking run took; samples gets the relay's counters during it. */
-static double speak(peer_t **all, int n, peer_t **speakers, int ns, peer_t **listeners, int nl,
-                    mix_metrics_t samples[2])
+/* Lets every peer answer its subscribe offers with nothing sent yet, then turns the speakers'
+ * sending on. */
+static void settle(peer_t **all, int n, peer_t **speakers, int ns)
 {
-    run_all(all, n, 1000, NULL);
+    run_all(all, NULL, n, 1000, NULL, NULL);
     for (int i = 0; i < ns; i++)
         peer_set_sending(speakers[i], true);
-    double secs = run_all(all, n, SPEAK_MS, samples);
-    for (int i = 0; i < ns; i++)
-        peer_set_sending(speakers[i], false);
-    run_all(listeners, nl, 400, NULL);
-    return secs;
 }
 
 /* Three speakers at 400, 700 and 1100 Hz: the mixed listener receives one Opus stream at the
@@ -237,21 +235,38 @@ static void test_mixed_tones(void **state)
         spk[i] = make_peer("tones", name, hz[i], false);
     }
     peer_t *all[5] = {mixed, plain, spk[0], spk[1], spk[2]};
-    peer_t *listeners[2] = {mixed, plain};
+    settle(all, 5, spk, 3);
+    /* the mixed listener stops a second before the speakers: the window its decoded audio is
+     * analysed over (its last second) lies inside the speaking, whatever the threads' skew */
+    peer_mixed_audio_stats_t m0 = the_mix(mixed);
+    const int ms[5] = {SPEAK_MS - 1000, SPEAK_MS, SPEAK_MS, SPEAK_MS, SPEAK_MS};
     mix_metrics_t c[2];
-    double secs = speak(all, 5, spk, 3, listeners, 2, c);
+    double secs[5];
+    run_all(all, ms, 5, SPEAK_MS, c, secs);
+    for (int i = 0; i < 3; i++)
+        peer_set_sending(spk[i], false);
 
     /* the mixed listener: one audio SSRC, none per speaker, decoded cleanly */
     assert_int_equal(peer_mixed_audio_count(mixed), 1);
     assert_int_equal(speaker_streams(mixed), 0);
     peer_mixed_audio_stats_t m = the_mix(mixed);
-    print_message("mix: %llu packets in %.2f s, %llu payload bytes, %llu SRTP bytes, plc %llu, "
-                  "fec %llu, errors %llu\n",
-                  (unsigned long long)m.packets, secs, (unsigned long long)m.bytes,
-                  (unsigned long long)m.srtp_bytes, (unsigned long long)m.plc,
-                  (unsigned long long)m.fec_recovered, (unsigned long long)m.decode_errors);
-    double expect = secs * 1000 / MIX_PTIME_MS;
-    assert_true(m.packets >= 0.7 * expect && m.packets <= 1.3 * expect + 25);
+    print_message("mix: %llu packets (%llu while speaking, %.2f s), %llu payload bytes, %llu SRTP "
+                  "bytes, plc %llu, fec %llu, errors %llu\n",
+                  (unsigned long long)m.packets, (unsigned long long)(m.packets - m0.packets),
+                  secs[0], (unsigned long long)m.bytes, (unsigned long long)m.srtp_bytes,
+                  (unsigned long long)m.plc, (unsigned long long)m.fec_recovered,
+                  (unsigned long long)m.decode_errors);
+    for (int i = 0; i < 3; i++) {
+        peer_stats_t ss;
+        peer_get_stats(spk[i], &ss);
+        print_message("speaker %d: %llu sent in %.2f s\n", i,
+                      (unsigned long long)ss.audio_packets_sent, secs[2 + i]);
+    }
+    /* a generous band: on a machine loaded far beyond its cores the speakers skip ahead and the
+     * relay skips ticks later than 100 ms (both seen at 0.7 of the rate under ASan at load 15) */
+    double expect = secs[0] * 1000 / MIX_PTIME_MS;
+    assert_true(m.packets - m0.packets >= 0.5 * expect);
+    assert_true(m.packets - m0.packets <= 1.3 * expect + 10);
     assert_int_equal(m.decode_errors + m.late + m.plc + m.fec_recovered + m.lost_reset, 0);
     assert_int_equal(m.frames, m.packets);
     assert_int_equal(m.samples, m.frames * 48 * MIX_PTIME_MS); /* every packet is mix-ptime */
@@ -269,7 +284,9 @@ static void test_mixed_tones(void **state)
         assert_true(db > control + 25.0);
     }
 
-    /* the plain listener: every packet of every speaker, nothing decoded as a mix */
+    /* the plain listener (once what is in flight arrived): every packet of every speaker, nothing
+     * decoded as a mix */
+    run_all(&plain, NULL, 1, 400, NULL, NULL);
     assert_int_equal(speaker_streams(plain), 3);
     assert_int_equal(peer_mixed_audio_count(plain), 0);
     for (int i = 0; i < 3; i++) {
@@ -288,12 +305,22 @@ static void test_mixed_tones(void **state)
     /* the relay decoded every source and encoded the mix, concealing (almost) nothing */
     double dec = c[1].decodes - c[0].decodes, enc = c[1].encodes - c[0].encodes,
            conc = c[1].concealed - c[0].concealed;
-    double window = SPEAK_MS * 0.625 / 1000;
+    double window = SPEAK_MS * 0.375 / 1000;
     print_message("relay: %.0f decodes, %.0f encodes, %.0f concealed in %.2f s\n", dec, enc, conc,
                   window);
     assert_true(dec >= 3 * 50 * window * 0.5);
     assert_true(enc >= 50 * window * 0.5);
-    assert_true(conc * 50 <= dec); /* under 2 % */
+    /* under 2 %, besides what the speakers did not send (a peer starved for over 200 ms skips
+     * ahead rather than burst: a gap the relay rightly conceals) */
+    double unsent = 0;
+    for (int i = 0; i < 3; i++) {
+        peer_stats_t ss;
+        peer_get_stats(spk[i], &ss);
+        double due = secs[2 + i] * 1000 / 20;
+        unsent += due > (double)ss.audio_packets_sent ? due - (double)ss.audio_packets_sent : 0;
+    }
+    print_message("speakers: %.0f packets due not sent\n", unsent);
+    assert_true(conc <= dec / 50 + unsent);
     assert_true(c[1].listeners == 1);
 
     peer_free(mixed);
@@ -313,8 +340,11 @@ static void test_mix_minus(void **state)
     peer_t *self = make_peer("minus", "self", 1700, true);
     peer_t *all[4] = {listener, a, b, self};
     peer_t *spk[3] = {a, b, self};
-    peer_t *listeners[2] = {listener, self};
-    speak(all, 4, spk, 3, listeners, 2, NULL);
+    settle(all, 4, spk, 3);
+    /* each analysis window (a peer's last second) lies inside everyone else's speaking: self
+     * stops before a and b, the listener before all three */
+    const int ms[4] = {SPEAK_MS - 1000, SPEAK_MS + 1000, SPEAK_MS + 1000, SPEAK_MS};
+    run_all(all, ms, 4, SPEAK_MS, NULL, NULL);
 
     assert_int_equal(peer_mixed_audio_count(self), 1);
     assert_int_equal(speaker_streams(self), 0);
@@ -333,7 +363,7 @@ static void test_mix_minus(void **state)
     print_message("listener: %llu packets, %llu dropped, %llu concealed, %llu from FEC\n",
                   (unsigned long long)m.packets, (unsigned long long)ls.rx_dropped,
                   (unsigned long long)m.plc, (unsigned long long)m.fec_recovered);
-    assert_true(ls.rx_dropped >= 20);
+    assert_true(ls.rx_dropped >= 10);
     assert_int_equal(m.packets, m.frames); /* nothing late, nothing undecodable */
     /* every loss made up once (the very last packet's loss shows no gap) */
     assert_true(m.plc + m.fec_recovered == ls.rx_dropped ||
