@@ -300,8 +300,8 @@ int peer_get_mixed_audio(const peer_t *p, int index, peer_mixed_audio_stats_t *o
 /* The level of a tone of frequency hz in the last second of that stream's decoded audio (what a
  * listener would have heard, concealment included; the first half second of the stream is left
  * out as warm-up), in dB relative to the audio's total power: 0 when all the power is in that
- * tone, about -4.8 for each of three equal tones, far below (-40 or less) for an absent one; -200
- * for silence. A Goertzel filter over a Hann window: the resolution is about 2 Hz. Returns 0,
+ * tone, about -4.8 for each of three equal steady tones, far below (-40 or less) for an absent one;
+ * -200 for silence. A Goertzel filter over a Hann window: the resolution is about 2 Hz. Returns 0,
  * LG_EINVAL (bad index, hz outside 1..23999), LG_ESTATE (less than the warm-up plus one second
  * decoded yet). */
 int peer_mixed_tone_level(const peer_t *p, int index, double hz, double *db);

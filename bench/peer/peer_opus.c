@@ -62,7 +62,7 @@ static int padding_of(const uint8_t *pkt, size_t len)
 
 int peer_opus_pad(uint8_t *pkt, size_t len, size_t cap)
 {
-    if (!pkt || len == 0 || len > 1275 * 6 || padding_of(pkt, len) < 0)
+    if (!pkt || len == 0 || len > (1u << 20) || padding_of(pkt, len) < 0)
         return LG_EMALFORMED;
     /* Repacketizing as code 3 adds a frame count byte and one padding length byte per 255 bytes
      * of padding besides the padding itself; grow until the padding covers the trailer. */
