@@ -198,7 +198,9 @@ typedef struct {
  * that is not a C peer). The peer decodes it in arrival order with a libopus decoder of its own:
  * a sequence gap of n packets is made up by n - 1 packets of loss concealment and, for the last
  * lost packet, the next packet's in-band FEC when it carries some (else concealment too); a gap
- * longer than PEER_AUDIO_MAX_CONCEAL packets restarts the decoder instead. Units are packets. */
+ * longer than PEER_AUDIO_MAX_CONCEAL packets restarts the decoder instead. Units are packets.
+ * The peer sends a receiver report (RFC 3550) for each such stream every second, so the relay
+ * learns its loss (and sizes the mix's in-band FEC for it). */
 typedef struct {
     uint32_t ssrc;
     uint64_t packets;       /* RTP packets received */

@@ -253,9 +253,10 @@ int audio_tx_init(peer_t *p);
 /* Encodes the next 20 ms of the tone into pl (cap bytes) padded by peer_opus_pad for the trailer.
  * Returns the payload length or a negative LG_E* code. */
 int audio_tx_encode(peer_t *p, uint8_t *pl, size_t cap);
-/* An audio packet without a trailer on rx: decodes it (see peer_mixed_audio_stats_t). */
-void audio_rx_packet(peer_t *p, peer_rx_t *rx, const uint8_t *payload, size_t len, uint16_t seq,
-                     size_t srtp_len);
+/* An audio packet without a trailer on rx, arrived on leg: decodes it (see
+ * peer_mixed_audio_stats_t) and sends a receiver report for the stream every second. */
+void audio_rx_packet(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const uint8_t *payload, size_t len,
+                     uint16_t seq, size_t srtp_len, int64_t now);
 /* Frees the encoder and every stream's decoder. */
 void audio_free(peer_t *p);
 

@@ -499,7 +499,7 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
     else
         rx->s.foreign++;
     if (!has && rx->s.kind == PEER_STREAM_AUDIO)
-        audio_rx_packet(p, rx, pkt.payload, pkt.payload_len, pkt.seq, leg->rx_srtp_len);
+        audio_rx_packet(p, leg, rx, pkt.payload, pkt.payload_len, pkt.seq, leg->rx_srtp_len, now);
     check_keyframe(p, leg, rx, &pkt, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);

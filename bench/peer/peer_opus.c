@@ -10,6 +10,7 @@
 #include <opus.h>
 
 #include "media/jitter_buffer.h"
+#include "media/rtcp.h"
 #include "sfu/lg_error.h"
 
 #define RATE           48000
@@ -23,6 +24,7 @@
 #define WARM_UP        (RATE / 2)
 #define PAD_TRIES      4
 #define SILENCE_DB     -200.0
+#define RR_PERIOD_NS   NS_PER_S
 
 struct audio_tx {
     OpusEncoder *enc;
@@ -36,6 +38,11 @@ struct audio_rx {
     int have_seq;
     uint16_t next_seq;
     int last_samples; /* duration of the last packet: what a lost one is assumed to last */
+    /* receiver reports (RFC 3550 6.4.1, A.3) */
+    uint32_t base_seq, max_seq; /* extended sequence numbers: the first, the highest */
+    uint64_t received;          /* packets received, late ones included */
+    uint64_t expected_prior, received_prior;
+    int64_t next_rr_ns;
     uint64_t skipped; /* warm-up samples not kept */
     uint64_t kept;    /* samples written into ring */
     int16_t ring[WINDOW];
@@ -189,8 +196,45 @@ static void on_gap(struct audio_rx *a, unsigned lost, const uint8_t *payload, si
     make_up(a, payload, len, jb_opus_has_lbrr(payload, len));
 }
 
-void audio_rx_packet(peer_t *p, peer_rx_t *rx, const uint8_t *payload, size_t len, uint16_t seq,
-                     size_t srtp_len)
+/* Counts the packet for receiver reports and sends one every RR_PERIOD_NS: the loss the relay's
+ * mixer sizes its encoder's in-band FEC for. */
+static void report(peer_t *p, peer_leg_t *leg, struct audio_rx *a, uint16_t seq, int64_t now)
+{
+    if (a->received++ == 0) {
+        a->base_seq = a->max_seq = seq;
+        a->next_rr_ns = now + RR_PERIOD_NS;
+    } else {
+        int16_t d = (int16_t)(uint16_t)(seq - (uint16_t)a->max_seq);
+        if (d > 0)
+            a->max_seq += (uint32_t)d;
+    }
+    if (now < a->next_rr_ns)
+        return;
+    a->next_rr_ns = now + RR_PERIOD_NS;
+    uint64_t expected = (uint64_t)(a->max_seq - a->base_seq) + 1;
+    uint64_t exp_int = expected - a->expected_prior, rec_int = a->received - a->received_prior;
+    a->expected_prior = expected;
+    a->received_prior = a->received;
+    int64_t lost_int = (int64_t)exp_int - (int64_t)rec_int;
+    int64_t lost = (int64_t)expected - (int64_t)a->received;
+    rtcp_rr_t rr = {.ssrc = leg->rtcp_ssrc, .rb_count = 1};
+    rr.rb[0].ssrc = a->st.ssrc;
+    rr.rb[0].fraction_lost =
+        exp_int == 0 || lost_int <= 0 ? 0 : (uint8_t)((lost_int << 8) / (int64_t)exp_int);
+    rr.rb[0].cumulative_lost = (int32_t)(lost > 0x7fffff    ? 0x7fffff
+                                         : lost < -0x800000 ? -0x800000
+                                                            : lost);
+    rr.rb[0].highest_seq = a->max_seq;
+    rtcp_writer_t w;
+    rtcp_writer_init(&w, p->txbuf, PEER_TX_MAX);
+    if (rtcp_write_rr(&w, &rr) != 0)
+        return;
+    p->st.rtcp_sent++;
+    leg_send_srtp(leg, p->txbuf, w.len, PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD, 1);
+}
+
+void audio_rx_packet(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const uint8_t *payload, size_t len,
+                     uint16_t seq, size_t srtp_len, int64_t now)
 {
     if (!rx->audio && !(rx->audio = rx_open(rx)))
         return;
@@ -198,6 +242,7 @@ void audio_rx_packet(peer_t *p, peer_rx_t *rx, const uint8_t *payload, size_t le
     a->st.packets++;
     a->st.bytes += len;
     a->st.srtp_bytes += srtp_len;
+    report(p, leg, a, seq, now);
     if (a->have_seq) {
         int16_t d = (int16_t)(uint16_t)(seq - a->next_seq);
         if (d < 0) {
