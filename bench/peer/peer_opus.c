@@ -50,8 +50,7 @@ struct audio_rx {
     peer_mixed_audio_stats_t st;
 };
 
-/* --- padding (pure) ----------------------------------------------------------------------------
- */
+/* --- padding (pure) --------------------------------------------------------------------------- */
 
 /* Bytes after the last frame of a valid Opus packet (its padding), or -1. */
 static int padding_of(const uint8_t *pkt, size_t len)
@@ -89,8 +88,7 @@ int peer_opus_pad(uint8_t *pkt, size_t len, size_t cap)
     return LG_EMALFORMED;
 }
 
-/* --- sending -----------------------------------------------------------------------------------
- */
+/* --- sending ---------------------------------------------------------------------------------- */
 
 int audio_tx_init(peer_t *p)
 {
@@ -135,8 +133,7 @@ int audio_tx_encode(peer_t *p, uint8_t *pl, size_t cap)
     return peer_opus_pad(pl, (size_t)n, cap);
 }
 
-/* --- receiving ---------------------------------------------------------------------------------
- */
+/* --- receiving -------------------------------------------------------------------------------- */
 
 static struct audio_rx *rx_open(peer_rx_t *rx)
 {
@@ -279,8 +276,7 @@ void audio_free(peer_t *p)
     }
 }
 
-/* --- results -----------------------------------------------------------------------------------
- */
+/* --- results ---------------------------------------------------------------------------------- */
 
 static const struct audio_rx *nth_audio(const peer_t *p, int index)
 {
