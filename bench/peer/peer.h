@@ -83,11 +83,14 @@ typedef struct {
     unsigned audio_level;       /* -dBov in ssrc-audio-level, 1 (loud)..127 (silent); 30 */
 
     /* Real Opus (bench/peer/peer_opus.c). With opus_tone_hz set, the audio is a sine of that
-     * frequency at -12 dBFS encoded by libopus as a browser would: 48 kHz mono, 20 ms frames,
-     * OPUS_APPLICATION_VOIP, VBR at opus_kbps, in-band FEC sized for 10 % loss. The encoder is
-     * made by peer_new. Every packet is padded (RFC 6716 3.2.5) so that the payload trailer lies
-     * in its padding, which decoders skip: receivers still count loss and latency, and the relay
-     * decodes and mixes the audio. audio_payload is then unused. */
+     * frequency (-12 dBFS peak) under a 4 Hz syllable-like envelope of 50 % depth, encoded by
+     * libopus as a browser would: 48 kHz mono, 20 ms frames, OPUS_APPLICATION_VOIP, VBR at
+     * opus_kbps, in-band FEC sized for 10 % loss. The envelope makes Opus's voice activity
+     * detection see speech, so most packets carry FEC (a steady tone gets it in about one packet
+     * in eight); the carrier holds 2/3 of the power, the rest lies 4 Hz to either side. The
+     * encoder is made by peer_new. Every packet is padded (RFC 6716 3.2.5) so that the payload
+     * trailer lies in its padding, which decoders skip: receivers still count loss and latency, and
+     * the relay decodes and mixes the audio. audio_payload is then unused. */
     unsigned opus_tone_hz; /* 0: the synthetic payload of audio_payload bytes; 50..12000 Hz */
     unsigned opus_kbps;    /* encoder bitrate with opus_tone_hz, 6..128; 32 */
 
@@ -99,8 +102,10 @@ typedef struct {
 
     bool wrong_certificate; /* DTLS presents another certificate than the offer's fingerprint */
     unsigned rx_loss_pct;   /* subscribe leg: drop this % of received video packets (0..50) */
-    bool send_nacks;        /* subscribe leg: NACK missing video packets (RFC 4585) */
-    unsigned remb_bps;      /* subscribe leg: report this estimate in REMB every 250 ms */
+    unsigned rx_audio_drop_every; /* subscribe leg: drop every Nth received audio packet (Opus
+                                     payload type; counted in rx_dropped); 0: none */
+    bool send_nacks;              /* subscribe leg: NACK missing video packets (RFC 4585) */
+    unsigned remb_bps;            /* subscribe leg: report this estimate in REMB every 250 ms */
     bool pli_flood;         /* subscribe leg: send a PLI for every video packet (abuse test) */
     bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
     unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
@@ -159,7 +164,8 @@ typedef struct {
     uint64_t keyframes_received;
     uint64_t plis_received, firs_received, nacks_received, rembs_received, twccs_received;
     uint64_t plis_sent;
-    uint64_t rx_dropped; /* received packets dropped on purpose (rx_loss_pct) */
+    uint64_t
+        rx_dropped; /* received packets dropped on purpose (rx_loss_pct, rx_audio_drop_every) */
     uint64_t nacks_sent; /* sequence numbers NACKed */
     uint32_t streams;    /* distinct SSRCs received */
 
@@ -196,7 +202,9 @@ typedef struct {
  * that is not a C peer). The peer decodes it in arrival order with a libopus decoder of its own:
  * a sequence gap of n packets is made up by n - 1 packets of loss concealment and, for the last
  * lost packet, the next packet's in-band FEC when it carries some (else concealment too); a gap
- * longer than PEER_AUDIO_MAX_CONCEAL packets restarts the decoder instead. Units are packets. */
+ * longer than PEER_AUDIO_MAX_CONCEAL packets restarts the decoder instead. Units are packets.
+ * The peer sends a receiver report (RFC 3550) for each such stream every second, so the relay
+ * learns its loss (and sizes the mix's in-band FEC for it). */
 typedef struct {
     uint32_t ssrc;
     uint64_t packets;       /* RTP packets received */
@@ -298,8 +306,8 @@ int peer_get_mixed_audio(const peer_t *p, int index, peer_mixed_audio_stats_t *o
 /* The level of a tone of frequency hz in the last second of that stream's decoded audio (what a
  * listener would have heard, concealment included; the first half second of the stream is left
  * out as warm-up), in dB relative to the audio's total power: 0 when all the power is in that
- * tone, about -4.8 for each of three equal tones, far below (-40 or less) for an absent one; -200
- * for silence. A Goertzel filter over a Hann window: the resolution is about 2 Hz. Returns 0,
+ * tone, about -4.8 for each of three equal steady tones, far below (-40 or less) for an absent one;
+ * -200 for silence. A Goertzel filter over a Hann window: the resolution is about 2 Hz. Returns 0,
  * LG_EINVAL (bad index, hz outside 1..23999), LG_ESTATE (less than the warm-up plus one second
  * decoded yet). */
 int peer_mixed_tone_level(const peer_t *p, int index, double hz, double *db);

@@ -173,9 +173,10 @@ struct peer {
     int64_t next_sr;
     int64_t next_rr; /* subscribe leg receiver reports */
     int64_t last_remb_ns;
-    uint8_t *txbuf; /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
-    uint8_t *rxbuf; /* PEER_RX_MAX */
-    peer_rx_t *rx;  /* PEER_MAX_STREAMS */
+    uint64_t rx_audio_seen; /* audio packets arrived on the subscribe leg (rx_audio_drop_every) */
+    uint8_t *txbuf;         /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
+    uint8_t *rxbuf;         /* PEER_RX_MAX */
+    peer_rx_t *rx;          /* PEER_MAX_STREAMS */
     int nrx;
     uint32_t *lat; /* reservoir of PEER_LATENCY_SAMPLES, microseconds */
     uint32_t lat_n;
@@ -255,9 +256,10 @@ int audio_tx_init(peer_t *p);
 /* Encodes the next 20 ms of the tone into pl (cap bytes) padded by peer_opus_pad for the trailer.
  * Returns the payload length or a negative LG_E* code. */
 int audio_tx_encode(peer_t *p, uint8_t *pl, size_t cap);
-/* An audio packet without a trailer on rx: decodes it (see peer_mixed_audio_stats_t). */
-void audio_rx_packet(peer_t *p, peer_rx_t *rx, const uint8_t *payload, size_t len, uint16_t seq,
-                     size_t srtp_len);
+/* An audio packet without a trailer on rx, arrived on leg: decodes it (see
+ * peer_mixed_audio_stats_t) and sends a receiver report for the stream every second. */
+void audio_rx_packet(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const uint8_t *payload, size_t len,
+                     uint16_t seq, size_t srtp_len, int64_t now);
 /* Frees the encoder and every stream's decoder. */
 void audio_free(peer_t *p);
 

@@ -464,6 +464,11 @@ static void check_keyframe(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_
 int media_drop_inbound(peer_t *p, const peer_leg_t *leg, const uint8_t *buf, size_t len)
 {
     /* the RTP header (payload type included) is not encrypted by SRTP */
+    if (leg->kind == LEG_SUBSCRIBE && p->o.rx_audio_drop_every && len >= 2 &&
+        (buf[1] & 127) == PEER_PT_OPUS && ++p->rx_audio_seen % p->o.rx_audio_drop_every == 0) {
+        p->st.rx_dropped++;
+        return 1;
+    }
     if (leg->kind != LEG_SUBSCRIBE || !p->o.rx_loss_pct || len < 2 || !leg->vp8_pt[buf[1] & 127])
         return 0;
     if ((unsigned)(rand() % 100) >= p->o.rx_loss_pct)
@@ -523,7 +528,7 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
     else
         rx->s.foreign++;
     if (!has && rx->s.kind == PEER_STREAM_AUDIO)
-        audio_rx_packet(p, rx, pkt.payload, pkt.payload_len, pkt.seq, leg->rx_srtp_len);
+        audio_rx_packet(p, leg, rx, pkt.payload, pkt.payload_len, pkt.seq, leg->rx_srtp_len, now);
     check_keyframe(p, leg, rx, &pkt, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);

@@ -7,24 +7,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <opus/opus.h>
+#include <opus.h>
 
 #include "media/jitter_buffer.h"
+#include "media/rtcp.h"
 #include "sfu/lg_error.h"
 
 #define RATE           48000
 #define FRAME_SAMPLES  960    /* 20 ms */
 #define MAX_SAMPLES    5760   /* 120 ms: the longest Opus packet */
-#define TONE_AMPLITUDE 8192.0 /* -12 dBFS */
+#define TONE_AMPLITUDE 8192.0 /* -12 dBFS peak */
+#define SYLLABLE_HZ    4.0    /* the envelope's rate ... */
+#define SYLLABLE_DEPTH 0.5    /* ... and depth: Opus's VAD then sees speech, so packets carry FEC */
 #define FEC_LOSS_PCT   10     /* the loss the encoder's in-band FEC is sized for */
 #define WINDOW         RATE   /* tone analysis: the last second */
 #define WARM_UP        (RATE / 2)
 #define PAD_TRIES      4
 #define SILENCE_DB     -200.0
+#define RR_PERIOD_NS   NS_PER_S
 
 struct audio_tx {
     OpusEncoder *enc;
     double phase, step; /* radians */
+    uint64_t n;         /* samples made */
     int16_t pcm[FRAME_SAMPLES];
 };
 
@@ -33,6 +38,11 @@ struct audio_rx {
     int have_seq;
     uint16_t next_seq;
     int last_samples; /* duration of the last packet: what a lost one is assumed to last */
+    /* receiver reports (RFC 3550 6.4.1, A.3) */
+    uint32_t base_seq, max_seq; /* extended sequence numbers: the first, the highest */
+    uint64_t received;          /* packets received, late ones included */
+    uint64_t expected_prior, received_prior;
+    int64_t next_rr_ns;
     uint64_t skipped; /* warm-up samples not kept */
     uint64_t kept;    /* samples written into ring */
     int16_t ring[WINDOW];
@@ -40,8 +50,7 @@ struct audio_rx {
     peer_mixed_audio_stats_t st;
 };
 
-/* --- padding (pure) ----------------------------------------------------------------------------
- */
+/* --- padding (pure) --------------------------------------------------------------------------- */
 
 /* Bytes after the last frame of a valid Opus packet (its padding), or -1. */
 static int padding_of(const uint8_t *pkt, size_t len)
@@ -59,7 +68,7 @@ static int padding_of(const uint8_t *pkt, size_t len)
 
 int peer_opus_pad(uint8_t *pkt, size_t len, size_t cap)
 {
-    if (!pkt || len == 0 || len > 1275 * 6 || padding_of(pkt, len) < 0)
+    if (!pkt || len == 0 || len > (1u << 20) || padding_of(pkt, len) < 0)
         return LG_EMALFORMED;
     /* Repacketizing as code 3 adds a frame count byte and one padding length byte per 255 bytes
      * of padding besides the padding itself; grow until the padding covers the trailer. */
@@ -79,8 +88,7 @@ int peer_opus_pad(uint8_t *pkt, size_t len, size_t cap)
     return LG_EMALFORMED;
 }
 
-/* --- sending -----------------------------------------------------------------------------------
- */
+/* --- sending ---------------------------------------------------------------------------------- */
 
 int audio_tx_init(peer_t *p)
 {
@@ -106,8 +114,10 @@ int audio_tx_init(peer_t *p)
 int audio_tx_encode(peer_t *p, uint8_t *pl, size_t cap)
 {
     struct audio_tx *a = p->audio_tx;
-    for (int i = 0; i < FRAME_SAMPLES; i++) {
-        a->pcm[i] = (int16_t)lrint(TONE_AMPLITUDE * sin(a->phase));
+    for (int i = 0; i < FRAME_SAMPLES; i++, a->n++) {
+        double env = 1.0 - SYLLABLE_DEPTH +
+                     SYLLABLE_DEPTH * sin(2.0 * M_PI * SYLLABLE_HZ * (double)(a->n % RATE) / RATE);
+        a->pcm[i] = (int16_t)lrint(TONE_AMPLITUDE * env * sin(a->phase));
         a->phase += a->step;
         if (a->phase >= 2.0 * M_PI)
             a->phase -= 2.0 * M_PI;
@@ -123,8 +133,7 @@ int audio_tx_encode(peer_t *p, uint8_t *pl, size_t cap)
     return peer_opus_pad(pl, (size_t)n, cap);
 }
 
-/* --- receiving ---------------------------------------------------------------------------------
- */
+/* --- receiving -------------------------------------------------------------------------------- */
 
 static struct audio_rx *rx_open(peer_rx_t *rx)
 {
@@ -184,8 +193,45 @@ static void on_gap(struct audio_rx *a, unsigned lost, const uint8_t *payload, si
     make_up(a, payload, len, jb_opus_has_lbrr(payload, len));
 }
 
-void audio_rx_packet(peer_t *p, peer_rx_t *rx, const uint8_t *payload, size_t len, uint16_t seq,
-                     size_t srtp_len)
+/* Counts the packet for receiver reports and sends one every RR_PERIOD_NS: the loss the relay's
+ * mixer sizes its encoder's in-band FEC for. */
+static void report(peer_t *p, peer_leg_t *leg, struct audio_rx *a, uint16_t seq, int64_t now)
+{
+    if (a->received++ == 0) {
+        a->base_seq = a->max_seq = seq;
+        a->next_rr_ns = now + RR_PERIOD_NS;
+    } else {
+        int16_t d = (int16_t)(uint16_t)(seq - (uint16_t)a->max_seq);
+        if (d > 0)
+            a->max_seq += (uint32_t)d;
+    }
+    if (now < a->next_rr_ns)
+        return;
+    a->next_rr_ns = now + RR_PERIOD_NS;
+    uint64_t expected = (uint64_t)(a->max_seq - a->base_seq) + 1;
+    uint64_t exp_int = expected - a->expected_prior, rec_int = a->received - a->received_prior;
+    a->expected_prior = expected;
+    a->received_prior = a->received;
+    int64_t lost_int = (int64_t)exp_int - (int64_t)rec_int;
+    int64_t lost = (int64_t)expected - (int64_t)a->received;
+    rtcp_rr_t rr = {.ssrc = leg->rtcp_ssrc, .rb_count = 1};
+    rr.rb[0].ssrc = a->st.ssrc;
+    rr.rb[0].fraction_lost =
+        exp_int == 0 || lost_int <= 0 ? 0 : (uint8_t)((lost_int << 8) / (int64_t)exp_int);
+    rr.rb[0].cumulative_lost = (int32_t)(lost > 0x7fffff    ? 0x7fffff
+                                         : lost < -0x800000 ? -0x800000
+                                                            : lost);
+    rr.rb[0].highest_seq = a->max_seq;
+    rtcp_writer_t w;
+    rtcp_writer_init(&w, p->txbuf, PEER_TX_MAX);
+    if (rtcp_write_rr(&w, &rr) != 0)
+        return;
+    p->st.rtcp_sent++;
+    leg_send_srtp(leg, p->txbuf, w.len, PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD, 1);
+}
+
+void audio_rx_packet(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const uint8_t *payload, size_t len,
+                     uint16_t seq, size_t srtp_len, int64_t now)
 {
     if (!rx->audio && !(rx->audio = rx_open(rx)))
         return;
@@ -193,6 +239,7 @@ void audio_rx_packet(peer_t *p, peer_rx_t *rx, const uint8_t *payload, size_t le
     a->st.packets++;
     a->st.bytes += len;
     a->st.srtp_bytes += srtp_len;
+    report(p, leg, a, seq, now);
     if (a->have_seq) {
         int16_t d = (int16_t)(uint16_t)(seq - a->next_seq);
         if (d < 0) {
@@ -229,8 +276,7 @@ void audio_free(peer_t *p)
     }
 }
 
-/* --- results -----------------------------------------------------------------------------------
- */
+/* --- results ---------------------------------------------------------------------------------- */
 
 static const struct audio_rx *nth_audio(const peer_t *p, int index)
 {

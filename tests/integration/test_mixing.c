@@ -8,13 +8,15 @@
 #include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <opus/opus.h>
+#include <opus.h>
 
 #include "bench/peer/peer.h"
+#include "bench/relay_metrics.h"
 #include "relay_fixture.h"
 #include "sfu/lg_error.h"
 
@@ -27,12 +29,27 @@ typedef struct {
     peer_t *peer;
     int run_ms;
     int rc;
+    double secs; /* how long its peer_run took */
 } run_arg_t;
 
-static void run_thread(void *arg)
+/* The relay's mixing counters, read from its /metrics page over HTTPS. */
+typedef struct {
+    double decodes, encodes, concealed, listeners;
+} mix_metrics_t;
+
+static mix_metrics_t scrape(void)
 {
-    run_arg_t *a = arg;
-    a->rc = peer_run(a->peer, a->run_ms);
+    char *page, err[256];
+    size_t len;
+    if (relay_metrics_fetch("127.0.0.1", rf_cfg.listen_port, 2000, &page, &len, err, sizeof err))
+        fail_msg("%s", err);
+    mix_metrics_t m;
+    assert_int_equal(relay_metrics_sum(page, len, "legation_mix_decodes_total", &m.decodes), 0);
+    assert_int_equal(relay_metrics_sum(page, len, "legation_mix_encodes_total", &m.encodes), 0);
+    assert_int_equal(relay_metrics_sum(page, len, "legation_mix_concealed_total", &m.concealed), 0);
+    assert_int_equal(relay_metrics_sum(page, len, "legation_mixed_listeners", &m.listeners), 0);
+    free(page);
+    return m;
 }
 
 static double now_s(void)
@@ -42,35 +59,46 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Runs the peers concurrently for ms. With samples, copies the relay's counters (the cache
- * /metrics reads, refreshed every 100 ms) at 1/4 and 7/8 of the run, while media flows. Returns
- * the seconds the run took. */
-static double run_all(peer_t **peers, int n, int ms, lg_counters_t samples[2])
+static void run_thread(void *arg)
+{
+    run_arg_t *a = arg;
+    double t0 = now_s();
+    a->rc = peer_run(a->peer, a->run_ms);
+    a->secs = now_s() - t0;
+}
+
+/* Runs peers[i] for ms[i] (ms NULL: all for all_ms), concurrently. With samples, reads the relay's
+ * /metrics (refreshed every 100 ms) at 1/4 and 5/8 of all_ms, while media flows. secs (may be
+ * NULL) gets how long each peer ran. */
+static void run_all(peer_t **peers, const int *ms, int n, int all_ms, mix_metrics_t samples[2],
+                    double *secs)
 {
     run_arg_t args[MAX_PEERS];
     uv_thread_t th[MAX_PEERS];
     assert_true(n <= MAX_PEERS);
-    double t0 = now_s();
     for (int i = 0; i < n; i++) {
-        args[i] = (run_arg_t){peers[i], ms, 0};
+        args[i] = (run_arg_t){peers[i], ms ? ms[i] : all_ms, 0, 0};
         assert_int_equal(uv_thread_create(&th[i], run_thread, &args[i]), 0);
     }
     if (samples) {
-        usleep((useconds_t)ms * 250);
-        samples[0] = rf_relay.worker_stats[0];
-        usleep((useconds_t)ms * 625);
-        samples[1] = rf_relay.worker_stats[0];
+        usleep((useconds_t)all_ms * 250);
+        samples[0] = scrape();
+        usleep((useconds_t)all_ms * 375);
+        samples[1] = scrape();
     }
     for (int i = 0; i < n; i++) {
         uv_thread_join(&th[i]);
         if (args[i].rc != 0)
             fail_msg("peer %d stopped: %s", i, peer_last_error(args[i].peer));
+        if (secs)
+            secs[i] = args[i].secs;
     }
-    return now_s() - t0;
 }
 
-/* Joins a room; tone_hz > 0 publishes that tone (audio only, sending held until told). */
-static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, bool mixed)
+/* Joins a room; tone_hz > 0 publishes that tone (audio only, sending held until told); drop_every
+ * > 0 drops every so many audio packets received. */
+static peer_t *make_lossy_peer(const char *room, const char *name, unsigned tone_hz, bool mixed,
+                               unsigned drop_every)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
@@ -80,6 +108,7 @@ static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, b
     o.mixed_audio = mixed;
     o.no_video = true;
     o.opus_tone_hz = tone_hz;
+    o.rx_audio_drop_every = drop_every;
     char err[256];
     peer_t *p = peer_new(&o, err, sizeof err);
     if (!p)
@@ -92,6 +121,11 @@ static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, b
             fail_msg("publish %s: %s", name, peer_last_error(p));
     }
     return p;
+}
+
+static peer_t *make_peer(const char *room, const char *name, unsigned tone_hz, bool mixed)
+{
+    return make_lossy_peer(room, name, tone_hz, mixed, 0);
 }
 
 /* The peer's only decoded stream without trailers (the mix). */
@@ -177,20 +211,13 @@ static void test_opus_pad(void **state)
 
 /* --- the relay's mix, end to end ------------------------------------------------------------ */
 
-/* Lets every peer answer its subscribe offers with nothing sent yet, then has the speakers send
- * for SPEAK_MS while everyone runs, then lets the listeners drain what is in flight. Returns the
- * seconds the speaking run took; samples gets the relay's counters during it. */
-static double speak(peer_t **all, int n, peer_t **speakers, int ns, peer_t **listeners, int nl,
-                    lg_counters_t samples[2])
+/* Lets every peer answer its subscribe offers with nothing sent yet, then turns the speakers'
+ * sending on. */
+static void settle(peer_t **all, int n, peer_t **speakers, int ns)
 {
-    run_all(all, n, 1000, NULL);
+    run_all(all, NULL, n, 1000, NULL, NULL);
     for (int i = 0; i < ns; i++)
         peer_set_sending(speakers[i], true);
-    double secs = run_all(all, n, SPEAK_MS, samples);
-    for (int i = 0; i < ns; i++)
-        peer_set_sending(speakers[i], false);
-    run_all(listeners, nl, 400, NULL);
-    return secs;
 }
 
 /* Three speakers at 400, 700 and 1100 Hz: the mixed listener receives one Opus stream at the
@@ -208,21 +235,38 @@ static void test_mixed_tones(void **state)
         spk[i] = make_peer("tones", name, hz[i], false);
     }
     peer_t *all[5] = {mixed, plain, spk[0], spk[1], spk[2]};
-    peer_t *listeners[2] = {mixed, plain};
-    lg_counters_t c[2];
-    double secs = speak(all, 5, spk, 3, listeners, 2, c);
+    settle(all, 5, spk, 3);
+    /* the mixed listener stops a second before the speakers: the window its decoded audio is
+     * analysed over (its last second) lies inside the speaking, whatever the threads' skew */
+    peer_mixed_audio_stats_t m0 = the_mix(mixed);
+    const int ms[5] = {SPEAK_MS - 1000, SPEAK_MS, SPEAK_MS, SPEAK_MS, SPEAK_MS};
+    mix_metrics_t c[2];
+    double secs[5];
+    run_all(all, ms, 5, SPEAK_MS, c, secs);
+    for (int i = 0; i < 3; i++)
+        peer_set_sending(spk[i], false);
 
     /* the mixed listener: one audio SSRC, none per speaker, decoded cleanly */
     assert_int_equal(peer_mixed_audio_count(mixed), 1);
     assert_int_equal(speaker_streams(mixed), 0);
     peer_mixed_audio_stats_t m = the_mix(mixed);
-    print_message("mix: %llu packets in %.2f s, %llu payload bytes, %llu SRTP bytes, plc %llu, "
-                  "fec %llu, errors %llu\n",
-                  (unsigned long long)m.packets, secs, (unsigned long long)m.bytes,
-                  (unsigned long long)m.srtp_bytes, (unsigned long long)m.plc,
-                  (unsigned long long)m.fec_recovered, (unsigned long long)m.decode_errors);
-    double expect = secs * 1000 / MIX_PTIME_MS;
-    assert_true(m.packets >= 0.7 * expect && m.packets <= 1.3 * expect + 25);
+    print_message("mix: %llu packets (%llu while speaking, %.2f s), %llu payload bytes, %llu SRTP "
+                  "bytes, plc %llu, fec %llu, errors %llu\n",
+                  (unsigned long long)m.packets, (unsigned long long)(m.packets - m0.packets),
+                  secs[0], (unsigned long long)m.bytes, (unsigned long long)m.srtp_bytes,
+                  (unsigned long long)m.plc, (unsigned long long)m.fec_recovered,
+                  (unsigned long long)m.decode_errors);
+    for (int i = 0; i < 3; i++) {
+        peer_stats_t ss;
+        peer_get_stats(spk[i], &ss);
+        print_message("speaker %d: %llu sent in %.2f s\n", i,
+                      (unsigned long long)ss.audio_packets_sent, secs[2 + i]);
+    }
+    /* a generous band: on a machine loaded far beyond its cores the speakers skip ahead and the
+     * relay skips ticks later than 100 ms (both seen at 0.7 of the rate under ASan at load 15) */
+    double expect = secs[0] * 1000 / MIX_PTIME_MS;
+    assert_true(m.packets - m0.packets >= 0.5 * expect);
+    assert_true(m.packets - m0.packets <= 1.3 * expect + 10);
     assert_int_equal(m.decode_errors + m.late + m.plc + m.fec_recovered + m.lost_reset, 0);
     assert_int_equal(m.frames, m.packets);
     assert_int_equal(m.samples, m.frames * 48 * MIX_PTIME_MS); /* every packet is mix-ptime */
@@ -240,7 +284,9 @@ static void test_mixed_tones(void **state)
         assert_true(db > control + 25.0);
     }
 
-    /* the plain listener: every packet of every speaker, nothing decoded as a mix */
+    /* the plain listener (once what is in flight arrived): every packet of every speaker, nothing
+     * decoded as a mix */
+    run_all(&plain, NULL, 1, 400, NULL, NULL);
     assert_int_equal(speaker_streams(plain), 3);
     assert_int_equal(peer_mixed_audio_count(plain), 0);
     for (int i = 0; i < 3; i++) {
@@ -257,16 +303,25 @@ static void test_mixed_tones(void **state)
     }
 
     /* the relay decoded every source and encoded the mix, concealing (almost) nothing */
-    uint64_t dec = c[1].mix_decodes - c[0].mix_decodes, enc = c[1].mix_encodes - c[0].mix_encodes,
-             conc = c[1].mix_concealed - c[0].mix_concealed;
-    double window = SPEAK_MS * 0.625 / 1000;
-    print_message("relay: %llu decodes, %llu encodes, %llu concealed in %.2f s\n",
-                  (unsigned long long)dec, (unsigned long long)enc, (unsigned long long)conc,
+    double dec = c[1].decodes - c[0].decodes, enc = c[1].encodes - c[0].encodes,
+           conc = c[1].concealed - c[0].concealed;
+    double window = SPEAK_MS * 0.375 / 1000;
+    print_message("relay: %.0f decodes, %.0f encodes, %.0f concealed in %.2f s\n", dec, enc, conc,
                   window);
     assert_true(dec >= 3 * 50 * window * 0.5);
     assert_true(enc >= 50 * window * 0.5);
-    assert_true(conc * 50 <= dec); /* under 2 % */
-    assert_int_equal(c[1].mixed_listeners, 1);
+    /* under 2 %, besides what the speakers did not send (a peer starved for over 200 ms skips
+     * ahead rather than burst: a gap the relay rightly conceals) */
+    double unsent = 0;
+    for (int i = 0; i < 3; i++) {
+        peer_stats_t ss;
+        peer_get_stats(spk[i], &ss);
+        double due = secs[2 + i] * 1000 / 20;
+        unsent += due > (double)ss.audio_packets_sent ? due - (double)ss.audio_packets_sent : 0;
+    }
+    print_message("speakers: %.0f packets due not sent\n", unsent);
+    assert_true(conc <= dec / 50 + unsent);
+    assert_true(c[1].listeners == 1);
 
     peer_free(mixed);
     peer_free(plain);
@@ -275,17 +330,22 @@ static void test_mixed_tones(void **state)
 }
 
 /* A mixed participant who speaks hears the others but not itself (mix-minus), while a mixed
- * listener who does not speak hears all three. */
+ * listener who does not speak hears all three, though it loses every 7th packet: it makes up
+ * exactly the packets it lost, most of them from the in-band FEC the relay adds once the
+ * listener's receiver reports show the loss. */
 static void test_mix_minus(void **state)
 {
-    peer_t *listener = make_peer("minus", "listener", 0, true);
+    peer_t *listener = make_lossy_peer("minus", "listener", 0, true, 7);
     peer_t *a = make_peer("minus", "a", 400, false);
     peer_t *b = make_peer("minus", "b", 700, false);
     peer_t *self = make_peer("minus", "self", 1700, true);
     peer_t *all[4] = {listener, a, b, self};
     peer_t *spk[3] = {a, b, self};
-    peer_t *listeners[2] = {listener, self};
-    speak(all, 4, spk, 3, listeners, 2, NULL);
+    settle(all, 4, spk, 3);
+    /* each analysis window (a peer's last second) lies inside everyone else's speaking: self
+     * stops before a and b, the listener before all three */
+    const int ms[4] = {SPEAK_MS - 1000, SPEAK_MS + 1000, SPEAK_MS + 1000, SPEAK_MS};
+    run_all(all, ms, 4, SPEAK_MS, NULL, NULL);
 
     assert_int_equal(peer_mixed_audio_count(self), 1);
     assert_int_equal(speaker_streams(self), 0);
@@ -295,13 +355,33 @@ static void test_mix_minus(void **state)
     print_message("self: 400 Hz %.1f dB, 700 Hz %.1f dB, own 1700 Hz %.1f dB, control %.1f dB\n",
                   others[0], others[1], own, control);
     for (int i = 0; i < 2; i++) {
-        assert_true(others[i] > -10.0);
+        assert_true(others[i] > -12.0);
         assert_true(others[i] > own + 25.0);
     }
-    double heard = tone_db(listener, 1700);
-    print_message("listener: 1700 Hz %.1f dB\n", heard);
-    assert_true(heard > -12.0); /* the speaker is in the mix, for the others */
-    assert_true(tone_db(listener, 400) > -12.0 && tone_db(listener, 700) > -12.0);
+    peer_stats_t ls;
+    peer_get_stats(listener, &ls);
+    peer_mixed_audio_stats_t m = the_mix(listener);
+    print_message("listener: %llu packets, %llu dropped, %llu concealed, %llu from FEC\n",
+                  (unsigned long long)m.packets, (unsigned long long)ls.rx_dropped,
+                  (unsigned long long)m.plc, (unsigned long long)m.fec_recovered);
+    assert_true(ls.rx_dropped >= 10);
+    assert_int_equal(m.packets, m.frames); /* nothing late, nothing undecodable */
+    /* every loss made up once (the very last packet's loss shows no gap) */
+    assert_true(m.plc + m.fec_recovered == ls.rx_dropped ||
+                m.plc + m.fec_recovered + 1 == ls.rx_dropped);
+    assert_int_equal(m.samples, (m.frames + m.plc + m.fec_recovered) * 48 * MIX_PTIME_MS);
+    /* its receiver reports told the relay of the loss, so the mix carries in-band FEC, and most
+     * losses after the first report are recovered from it */
+    assert_true(m.fec_recovered > 0);
+    /* the speaker is in the mix for the others (FEC and concealment smear the tones a little) */
+    double lc = tone_db(listener, CONTROL_HZ);
+    static const double hz[3] = {400, 700, 1700};
+    for (int i = 0; i < 3; i++) {
+        double db = tone_db(listener, hz[i]);
+        print_message("listener: %.0f Hz %.1f dB (control %.1f dB)\n", hz[i], db, lc);
+        assert_true(db > -18.0);
+        assert_true(db > lc + 25.0);
+    }
 
     peer_free(listener);
     peer_free(a);
