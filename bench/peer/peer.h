@@ -43,10 +43,6 @@
  * payload looks like the codec's: an Opus TOC byte for audio (or real Opus with opus_tone_hz,
  * the trailer in its padding), a VP8 payload descriptor with a 15-bit picture id (and, starting a
  * key frame, a key frame header media/vp8.h recognises) for video.
- *
- * RTCP: sender reports for what the peer publishes; on the subscribe leg, like a browser, a
- * receiver report every second with one block per received SSRC (RFC 3550 loss fraction,
- * cumulative loss, highest sequence, jitter), from which the relay's mixer sizes its Opus FEC.
  */
 
 #include <stdbool.h>

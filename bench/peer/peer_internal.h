@@ -16,7 +16,6 @@
 #include "media/nack_generator.h"
 #include "sfu/dtls.h"
 #include "sfu/rfc4571.h"
-#include "sfu/rtcp_reports.h"
 #include "sfu/srtp_session.h"
 #include "sfu/stun.h"
 #include "signaling/sdp.h"
@@ -120,7 +119,6 @@ typedef struct {
     int64_t last_pli_ns;
     nackgen_t *nack;        /* send_nacks: video losses to ask for */
     struct audio_rx *audio; /* audio without trailers: its decoder (peer_opus.c) */
-    rx_stats_t rr;          /* subscribe leg: what its receiver reports say */
 } peer_rx_t;
 
 struct peer {
@@ -171,7 +169,6 @@ struct peer {
     int sending;
     int consent;
     int64_t next_sr;
-    int64_t next_rr; /* subscribe leg receiver reports */
     int64_t last_remb_ns;
     uint64_t rx_audio_seen; /* audio packets arrived on the subscribe leg (rx_audio_drop_every) */
     uint8_t *txbuf;         /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */

@@ -14,7 +14,6 @@
 
 #define AUDIO_PERIOD_NS  (20 * NS_PER_MS)
 #define SR_PERIOD_NS     NS_PER_S
-#define RR_PERIOD_NS     NS_PER_S
 #define PLI_PERIOD_NS    (500 * NS_PER_MS)
 #define CATCH_UP_NS      (200 * NS_PER_MS) /* later than this: skip ahead rather than burst */
 #define OPUS_TOC_CELT_FB 0xFC              /* config 31 (CELT FB 20 ms), stereo, one frame */
@@ -330,32 +329,8 @@ static void tick_tx(peer_t *p, peer_tx_t *tx, int64_t now, void (*send)(peer_t *
     }
 }
 
-/* Receiver reports on the subscribe leg, as a browser sends them: one RR with a block per
- * received SSRC (fraction and cumulative loss, highest sequence, jitter). The relay's mixer sizes
- * its in-band FEC from the fraction lost. */
-static void send_rr(peer_t *p, int64_t now)
-{
-    peer_leg_t *leg = &p->legs[LEG_SUBSCRIBE];
-    rtcp_rr_t rr;
-    memset(&rr, 0, sizeof rr);
-    rr.ssrc = leg->rtcp_ssrc;
-    for (int i = 0; i < p->nrx && rr.rb_count < RTCP_MAX_COUNT; i++)
-        if (p->rx[i].s.subscribe_leg && p->rx[i].rr.init)
-            rx_stats_block(&p->rx[i].rr, p->rx[i].s.ssrc, (uint64_t)(now / NS_PER_MS),
-                           &rr.rb[rr.rb_count++]);
-    rtcp_writer_t w;
-    rtcp_writer_init(&w, p->txbuf, PEER_TX_MAX);
-    if (rr.rb_count > 0 && rtcp_write_rr(&w, &rr) == 0)
-        send_rtcp(p, leg, &w);
-}
-
 void media_tick(peer_t *p, int64_t now)
 {
-    if (p->legs[LEG_SUBSCRIBE].srtp_ready && now >= p->next_rr) {
-        if (p->next_rr != 0)
-            send_rr(p, now);
-        p->next_rr = now + RR_PERIOD_NS;
-    }
     if (!p->legs[LEG_PUBLISH].srtp_ready || !p->sending)
         return;
     tick_tx(p, &p->audio, now, send_audio);
@@ -371,10 +346,9 @@ void media_tick(peer_t *p, int64_t now)
 
 int64_t media_next_wake(const peer_t *p)
 {
-    int64_t rr = p->legs[LEG_SUBSCRIBE].srtp_ready ? p->next_rr : INT64_MAX;
     if (!p->legs[LEG_PUBLISH].srtp_ready || !p->sending)
-        return rr;
-    int64_t t = p->next_sr < rr ? p->next_sr : rr;
+        return INT64_MAX;
+    int64_t t = p->next_sr;
     if (p->audio.enabled && p->audio.next_ns < t)
         t = p->audio.next_ns;
     if (p->video.enabled && p->video.next_ns < t)
@@ -518,9 +492,6 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
         latency_sample(p, t.send_ns, now);
     if (!rx)
         return;
-    if (leg->kind == LEG_SUBSCRIBE)
-        rx_stats_update(&rx->rr, pkt.seq, pkt.timestamp, video ? 90000 : 48000,
-                        (uint64_t)now / 1000);
     rx->s.packets++;
     rx->s.bytes += len;
     if (has)
