@@ -2,7 +2,8 @@
  * (bench/impair.h), speakers reach the relay directly, and the listener's media goes through
  * 32 kbit/s, 10 % loss and 150 ms one-way delay each way (UDP), or through ICE-TCP at 32 kbit/s
  * and 150 ms. It keeps receiving the mix, its connection survives consent checks through the loss,
- * and the proxy's counters show what the link did. */
+ * the proxy's counters show what the link did, and the decoders (the listener's, and the relay's
+ * mixer for a speaker behind the link) count what FEC and concealment repaired. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,12 +51,12 @@ static void tune(lg_config_t *cfg)
 
 /* A proxy on PROXY_IP at the relay's media port, forwarding to the relay, with the same link
  * both ways; loss_ppm 0 for none. */
-static impair_proxy_t *start_proxy(uint32_t loss_ppm)
+static impair_proxy_t *start_proxy_at(uint64_t rate_bps, uint32_t loss_ppm)
 {
     char listen[64], upstream[64], err[256];
     snprintf(listen, sizeof listen, PROXY_IP ":%u", rf_cfg.media_port);
     snprintf(upstream, sizeof upstream, "127.0.0.1:%u", rf_cfg.media_port);
-    impair_params_t link = {.rate_bps = LINK_BPS, .loss_ppm = loss_ppm, .delay_ms = LINK_DELAY};
+    impair_params_t link = {.rate_bps = rate_bps, .loss_ppm = loss_ppm, .delay_ms = LINK_DELAY};
     impair_opts_t o = {.listen = listen, .upstream = upstream, .up = link, .down = link};
     o.up.seed = 11;
     o.down.seed = 12;
@@ -65,8 +66,15 @@ static impair_proxy_t *start_proxy(uint32_t loss_ppm)
     return p;
 }
 
-/* A speaker: a real Opus tone, audio only, straight to the relay's real address. */
-static peer_t *make_speaker(const char *room, const char *name, unsigned level, unsigned tone_hz)
+static impair_proxy_t *start_proxy(uint32_t loss_ppm)
+{
+    return start_proxy_at(LINK_BPS, loss_ppm);
+}
+
+/* A speaker: a real Opus tone, audio only, straight to the relay's real address (or, with
+ * impaired, through the candidate: the proxy). */
+static peer_t *make_speaker_via(const char *room, const char *name, unsigned level,
+                                unsigned tone_hz, unsigned kbps, bool impaired)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
@@ -76,7 +84,10 @@ static peer_t *make_speaker(const char *room, const char *name, unsigned level, 
     o.no_video = true;
     o.audio_level = level;
     o.opus_tone_hz = tone_hz;
-    o.media_addr = "127.0.0.1";
+    o.opus_kbps = kbps;
+    o.media_addr = impaired ? NULL : "127.0.0.1";
+    o.ice_timeout_ms = 10000;
+    o.dtls_timeout_ms = 30000;
     char err[256];
     peer_t *p = peer_new(&o, err, sizeof err);
     if (!p)
@@ -86,9 +97,14 @@ static peer_t *make_speaker(const char *room, const char *name, unsigned level, 
     return p;
 }
 
+static peer_t *make_speaker(const char *room, const char *name, unsigned level, unsigned tone_hz)
+{
+    return make_speaker_via(room, name, level, tone_hz, 0, false);
+}
+
 /* The listener: mixed audio, receive-only, through the candidate the relay announced (the proxy).
  * ICE and DTLS get time for retransmissions through the loss. */
-static peer_t *make_listener(const char *room, peer_transport_t transport)
+static peer_t *make_listener_via(const char *room, peer_transport_t transport, bool impaired)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
@@ -97,6 +113,7 @@ static peer_t *make_listener(const char *room, peer_transport_t transport)
     o.token = relay_fixture_token(room, "embassy", AUTH_ROLE_PARTICIPANT, 600);
     o.mixed_audio = true;
     o.transport = transport;
+    o.media_addr = impaired ? NULL : "127.0.0.1";
     o.ice_timeout_ms = 10000;
     o.dtls_timeout_ms = 30000;
     char err[256];
@@ -108,6 +125,11 @@ static peer_t *make_listener(const char *room, peer_transport_t transport)
     if (peer_wait_subscribed(p, 30000) != 0)
         fail_msg("listener subscribe leg: %s", peer_last_error(p));
     return p;
+}
+
+static peer_t *make_listener(const char *room, peer_transport_t transport)
+{
+    return make_listener_via(room, transport, true);
 }
 
 /* The mixed stream the listener receives (audio without a sender trailer). */
@@ -221,8 +243,8 @@ static void test_mixed_listener_udp(void **state)
     uint64_t decoded = d1.frames - d0.frames;
     uint64_t fec = d1.fec_recovered - d0.fec_recovered;
     uint64_t repaired = (d1.plc - d0.plc) + fec;
-    print_message("relay sent %llu mix packets in %d ms (%d periods: the rest were DTX), the "
-                  "listener got %llu; consent checks %llu, answered %llu\n",
+    print_message("relay sent %llu mix packets in %d ms (%d periods; its encoder's DTX skips "
+                  "some), the listener got %llu; consent checks %llu, answered %llu\n",
                   (unsigned long long)sent, RUN_MS, RUN_MS / MIX_PTIME, (unsigned long long)got,
                   (unsigned long long)(l1.subscribe.consent_sent - l0.subscribe.consent_sent),
                   (unsigned long long)(l1.subscribe.checks_ok - l0.subscribe.checks_ok));
@@ -311,6 +333,58 @@ static void test_mixed_listener_tcp(void **state)
     impair_stop(proxy);
 }
 
+/* A speaker behind the poor link (10 % loss, 150 ms; 64 kbit/s, as 20 ms packets of 24 kbit/s Opus
+ * with the test trailer need about 56 on the wire): the relay's mixer makes up for its lost packets
+ * with the FEC its encoder adds and with concealment, and /metrics counts both. */
+static void test_impaired_speaker(void **state)
+{
+    impair_proxy_t *proxy = start_proxy_at(2 * LINK_BPS, LINK_LOSS);
+    peer_t *speakers[NSPEAKERS] = {make_speaker_via("poor-speaker", "remote", 20, 440, 24, true),
+                                   make_speaker_via("poor-speaker", "local", 40, 660, 24, false)};
+    peer_t *listener = make_listener_via("poor-speaker", PEER_TRANSPORT_UDP, false);
+    lg_counters_t c0 = rf_relay.worker_stats[0];
+    impair_stats_t p0, p1;
+    impair_get_stats(proxy, &p0);
+
+    run_together(speakers, listener);
+
+    usleep(300000); /* the relay's counters as /metrics reads them: refreshed every 100 ms */
+    lg_counters_t c1 = rf_relay.worker_stats[0];
+    impair_get_stats(proxy, &p1);
+    uint64_t lost = p1.udp_up.dropped_loss - p0.udp_up.dropped_loss;
+    uint64_t queued = p1.udp_up.dropped_queue - p0.udp_up.dropped_queue;
+    uint64_t fec = c1.mix_fec_recovered - c0.mix_fec_recovered;
+    uint64_t concealed = c1.mix_concealed - c0.mix_concealed;
+    uint64_t decodes = c1.mix_decodes - c0.mix_decodes;
+    print_message("relay mixer: %llu decodes, %llu FEC-recovered, %llu concealed\n",
+                  (unsigned long long)decodes, (unsigned long long)fec,
+                  (unsigned long long)concealed);
+    print_dir("udp up", &p1.udp_up);
+    print_dir("udp down", &p1.udp_down);
+    peer_stats_t rs;
+    peer_get_stats(speakers[0], &rs);
+    assert_non_null(strstr(rs.publish.remote, PROXY_IP ":"));
+
+    /* the link lost about 10 % of the speaker's packets (50 a second) */
+    uint64_t up = p1.udp_up.forwarded - p0.udp_up.forwarded + lost;
+    assert_true(up >= (uint64_t)RUN_MS / 20 * 8 / 10);
+    assert_true(lost * 100 >= up * 4 && lost * 100 <= up * 18);
+    assert_true(queued * 10 <= up);
+    /* the mixer decoded both speakers and repaired the lost packets: FEC first, concealment for
+     * the rest (and for late ones); never more than the link took, besides what the mixer's
+     * jitter buffer conceals on its own when a packet is late (a few) */
+    assert_true(decodes >= (uint64_t)RUN_MS / 20 * 3 / 2);
+    assert_true(fec > 0);
+    assert_true((fec + concealed) * 2 >= lost);
+    print_message("relay repaired %llu of %llu lost\n", (unsigned long long)(fec + concealed),
+                  (unsigned long long)(lost + queued));
+
+    peer_free(listener);
+    for (int i = 0; i < NSPEAKERS; i++)
+        peer_free(speakers[i]);
+    impair_stop(proxy);
+}
+
 static int setup(void **state)
 {
     return relay_fixture_start(tune);
@@ -327,6 +401,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_listener_udp),
         cmocka_unit_test(test_mixed_listener_tcp),
+        cmocka_unit_test(test_impaired_speaker),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
