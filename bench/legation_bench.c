@@ -41,8 +41,8 @@ typedef struct {
 } options_t;
 
 static const int DEFAULT_SIZES[SCEN_COUNT][MAX_SIZES] = {
-    {1, 10, 25, 50}, {2, 4, 6, 8, 9}, {1, 5, 10, 15, 20}, {0, 10, 50, 97}, {5, 10}};
-static const int DEFAULT_NSIZES[SCEN_COUNT] = {4, 5, 5, 4, 2};
+    {1, 10, 25, 50}, {2, 4, 6, 8, 9}, {1, 5, 10, 15, 20}, {10, 50, 100}, {5, 10}};
+static const int DEFAULT_NSIZES[SCEN_COUNT] = {4, 5, 5, 3, 2};
 
 static char g_self[PATH_MAX];
 static char g_workdir[PATH_MAX];
@@ -60,8 +60,9 @@ static void usage(FILE *out)
             "  --meeting N,N..       participants (default 2,4,6,8,9: 16 m-lines\n"
             "                        per subscribe connection hold 8 publishers)\n"
             "  --rooms N,N..         rooms of 4 (default 1,5,10,15,20)\n"
-            "  --mixed N,N..         of 100 (3 speaking), listeners on mixed audio (default\n"
-            "                        0,10,50,97; Legation only)\n"
+            "  --mixed N,N..         participants, 3 speaking (real Opus), the others on\n"
+            "                        mixed audio: mixer CPU, wire kbit/s per listener\n"
+            "                        (default 10,50,100; Legation only)\n"
             "  --joinstorm N,N..     joins per second for 5 s (default 5,10)\n"
             "  --duration S          measurement window per point (default 10)\n"
             "  --video-kbps K        video bitrate per publisher (default 1500)\n"
@@ -201,7 +202,7 @@ static int parse_args(options_t *o, int argc, char **argv)
             if (parse_list(argv[++i], NULL, o->scenarios) != 0)
                 goto bad;
         } else if (!strncmp(a, "--", 2) && scenario_parse(a + 2, &k) == 0) {
-            if (parse_sizes(argv[++i], o->sizes[k], &o->nsizes[k], k == SCEN_MIXED ? 0 : 1) != 0)
+            if (parse_sizes(argv[++i], o->sizes[k], &o->nsizes[k], k == SCEN_MIXED ? 4 : 1) != 0)
                 goto bad;
         } else {
             fprintf(stderr, "legation-bench: unknown option %s (see --help)\n", a);

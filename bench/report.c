@@ -74,6 +74,22 @@ void report_table_row(FILE *out, const bench_result_t *r)
             "%-9s %-8s %4d %4d %9s %7s %7s %7s %7s %8s %9s %9s %9s %9s %13s %7s %13s  %s%s%s\n",
             r->scenario, r->system, r->n, r->participants, pps, mbit, loss, p50, p99, mx, cpm, ppc,
             relay, load, drops, kb, join, r->status, r->error[0] ? ": " : "", r->error);
+    if (strcmp(r->scenario, "mixed") == 0 && measured && r->mixed_listeners > 0) {
+        char cpu[16], ms[16], wire[16], opus[16], mpps[16];
+        num(cpu, sizeof cpu, r->mixer_cpu_pct, 2);
+        num(ms, sizeof ms, r->mixer_ms_per_s, 1);
+        num(wire, sizeof wire, r->mixed_wire_kbps, 1);
+        num(opus, sizeof opus, r->mixed_opus_kbps, 1);
+        num(mpps, sizeof mpps, r->mixed_pps_per_listener, 1);
+        fprintf(out,
+                "%-9s mixer: %s %% of a core (%s ms/s) for the room; each of %d listeners: %s "
+                "kbit/s on the wire (%s Opus, %s pkt/s); relay %llu decodes, %llu encodes, %llu "
+                "concealed; listeners %llu concealed, %llu decode errors\n",
+                "", cpu, ms, r->mixed_listeners, wire, opus, mpps,
+                (unsigned long long)r->mix_decodes, (unsigned long long)r->mix_encodes,
+                (unsigned long long)r->mix_concealed, (unsigned long long)r->mixed_plc,
+                (unsigned long long)r->mixed_decode_errors);
+    }
     fflush(out);
 }
 
@@ -291,6 +307,26 @@ static json_t *result_json(const bench_result_t *r)
         json_object_set_new(o, "mixed_pps_per_listener",
                             window && r->mixed_listeners ? json_real(r->mixed_pps_per_listener)
                                                          : json_null());
+        json_object_set_new(o, "mixed_wire_kbps_per_listener",
+                            window ? jnum(r->mixed_wire_kbps) : json_null());
+        json_object_set_new(o, "mixed_opus_kbps_per_listener",
+                            window ? jnum(r->mixed_opus_kbps) : json_null());
+        json_object_set_new(o, "mixed_listener_concealed",
+                            window ? json_integer((json_int_t)r->mixed_plc) : json_null());
+        json_object_set_new(o, "mixed_listener_decode_errors",
+                            window ? json_integer((json_int_t)r->mixed_decode_errors)
+                                   : json_null());
+        json_object_set_new(o, "mixer_cpu_pct", window ? jnum(r->mixer_cpu_pct) : json_null());
+        json_object_set_new(o, "mixer_cpu_ms_per_s",
+                            window ? jnum(r->mixer_ms_per_s) : json_null());
+        json_object_set_new(o, "mix_decodes",
+                            window ? json_integer((json_int_t)r->mix_decodes) : json_null());
+        json_object_set_new(o, "mix_encodes",
+                            window ? json_integer((json_int_t)r->mix_encodes) : json_null());
+        json_object_set_new(o, "mix_concealed",
+                            window ? json_integer((json_int_t)r->mix_concealed) : json_null());
+        json_object_set_new(o, "mix_fec_recovered",
+                            window ? json_integer((json_int_t)r->mix_fec_recovered) : json_null());
     }
     return o;
 }
@@ -504,6 +540,21 @@ static void result_from_json(json_t *o, bench_result_t *x)
     x->mixed_listeners = (int)(jget(o, "mixed_listeners") > 0 ? jget(o, "mixed_listeners") : 0);
     x->mixed_packets = (uint64_t)(jget(o, "mixed_packets") > 0 ? jget(o, "mixed_packets") : 0);
     x->mixed_pps_per_listener = jget(o, "mixed_pps_per_listener");
+    x->mixed_wire_kbps = jget(o, "mixed_wire_kbps_per_listener");
+    x->mixed_opus_kbps = jget(o, "mixed_opus_kbps_per_listener");
+    x->mixer_cpu_pct = jget(o, "mixer_cpu_pct");
+    x->mixer_ms_per_s = jget(o, "mixer_cpu_ms_per_s");
+    x->mixed_plc =
+        (uint64_t)(jget(o, "mixed_listener_concealed") > 0 ? jget(o, "mixed_listener_concealed")
+                                                           : 0);
+    x->mixed_decode_errors = (uint64_t)(jget(o, "mixed_listener_decode_errors") > 0
+                                            ? jget(o, "mixed_listener_decode_errors")
+                                            : 0);
+    x->mix_decodes = (uint64_t)(jget(o, "mix_decodes") > 0 ? jget(o, "mix_decodes") : 0);
+    x->mix_encodes = (uint64_t)(jget(o, "mix_encodes") > 0 ? jget(o, "mix_encodes") : 0);
+    x->mix_concealed = (uint64_t)(jget(o, "mix_concealed") > 0 ? jget(o, "mix_concealed") : 0);
+    x->mix_fec_recovered =
+        (uint64_t)(jget(o, "mix_fec_recovered") > 0 ? jget(o, "mix_fec_recovered") : 0);
 }
 
 int report_load(const char *path, bench_result_t *r, int cap, int *n, char *err, size_t errlen)
@@ -654,6 +705,33 @@ static void md_cell(FILE *f, double v, int dec)
         fprintf(f, " %.*f |", dec, v);
 }
 
+/* The mixed-audio points: the mixer's CPU per room and what a mixed listener receives. */
+static void md_mixed(FILE *f, const bench_result_t *r, int n)
+{
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        const bench_result_t *x = &r[i];
+        if (strcmp(x->scenario, "mixed") != 0 || strcmp(x->status, "ok") != 0)
+            continue;
+        if (!any)
+            fprintf(f, "\nMixed audio (3 speakers, the others on one mixed stream; per room):\n\n"
+                       "| participants | mixed listeners | mixer CPU %% of a core | mixer ms/s "
+                       "| wire kbit/s per listener | Opus kbit/s | pkt/s per listener "
+                       "| relay decodes / encodes / concealed | listener concealed / errors |\n"
+                       "|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+        any = true;
+        fprintf(f, "| %d | %d |", x->n, x->mixed_listeners);
+        md_cell(f, x->mixer_cpu_pct, 2);
+        md_cell(f, x->mixer_ms_per_s, 1);
+        md_cell(f, x->mixed_wire_kbps, 1);
+        md_cell(f, x->mixed_opus_kbps, 1);
+        md_cell(f, x->mixed_pps_per_listener, 1);
+        fprintf(f, " %llu / %llu / %llu | %llu / %llu |\n", (unsigned long long)x->mix_decodes,
+                (unsigned long long)x->mix_encodes, (unsigned long long)x->mix_concealed,
+                (unsigned long long)x->mixed_plc, (unsigned long long)x->mixed_decode_errors);
+    }
+}
+
 int report_markdown(const char *dir, const report_meta_t *m, const bench_result_t *r, int n,
                     char *err, size_t errlen)
 {
@@ -700,6 +778,7 @@ int report_markdown(const char *dir, const report_meta_t *m, const bench_result_
         md_cell(f, storm ? x->first_media_ms_p50 : x->join_ms_p50, 0);
         fprintf(f, " %s%s%s |\n", x->status, x->error[0] ? ": " : "", x->error);
     }
+    md_mixed(f, r, n);
     fprintf(f, "\n```\n");
     const char *scen[] = {"fanout", "meeting", "rooms"};
     for (int i = 0; i < 3; i++) {

@@ -18,12 +18,15 @@
 #define CMD_TIMEOUT_MS  5000
 #define SENDER_ID_BASE  0x1000
 #define WARMUP_CHECK_MS 500
-#define MIXED_SIZE      100 /* participants of the mixed-audio room */
 #define MIXED_SPEAKERS  3
+#define MIXED_MAX       500 /* participants of the mixed-audio room at most */
+#define IPV4_UDP_BYTES  28  /* per packet on the wire besides the SRTP packet */
 
 static const char *const NAMES[SCEN_COUNT] = {"fanout", "meeting", "rooms", "mixed", "joinstorm"};
 static const char *const N_LABELS[SCEN_COUNT] = {"subscribers", "participants", "rooms",
-                                                 "mixed listeners", "joins/s"};
+                                                 "participants", "joins/s"};
+/* The speakers' tones in the mixed scenario: real Opus the relay decodes and mixes. */
+static const unsigned MIXED_TONES_HZ[MIXED_SPEAKERS] = {400, 700, 1100};
 
 const char *scenario_name(scenario_kind_t k)
 {
@@ -87,18 +90,20 @@ static int plan_scenario(scenario_kind_t k, int n, const scenario_cfg_t *cfg, me
                 out[c] = plan_member(cfg, room, name, c, true, true), c++;
             }
     } else if (k == SCEN_MIXED) {
-        /* speakers publish audio only and join one at a time (each settling, so the offers they
-         * cause are answered); listeners publish nothing, n of them on one mixed stream */
+        /* n participants: speakers publish real Opus tones only and join one at a time (each
+         * settling, so the offers they cause are answered); the others publish nothing and
+         * listen to one mixed stream */
         for (int i = 0; i < MIXED_SPEAKERS && c < cap; i++) {
             snprintf(name, sizeof name, "speaker%d", i);
             out[c] = plan_member(cfg, "mixed", name, c, true, true);
             out[c].opts.pub_video = false;
+            out[c].opts.opus_tone_hz = MIXED_TONES_HZ[i];
             out[c++].settle_ms = cfg->join_gap_ms;
         }
-        for (int i = 0; i < MIXED_SIZE - MIXED_SPEAKERS && c < cap; i++) {
-            snprintf(name, sizeof name, "%s%d", i < n ? "mixed" : "listener", i);
+        for (int i = 0; i < n - MIXED_SPEAKERS && c < cap; i++) {
+            snprintf(name, sizeof name, "mixed%d", i);
             out[c] = plan_member(cfg, "mixed", name, c, false, true);
-            out[c++].opts.mixed_audio = i < n;
+            out[c++].opts.mixed_audio = true;
         }
     }
     return c;
@@ -173,9 +178,11 @@ static bool coverage_complete(loadgen_t *g, char *why, size_t cap)
 
 /* Subscriber-side totals between two snapshots (a: before the window, taken into *before). */
 typedef struct {
-    uint64_t audio_sent, video_sent, bytes_rx, foreign;
+    uint64_t audio_sent, video_sent, bytes_rx;
     bench_rx_stream_t streams[LOADGEN_STREAMS];
     int nstreams;
+    bench_counts_t mix0, mix1; /* counts at the window's start and when sending stopped (before
+                                  the drain): the mixed stream's figures */
 } before_t;
 
 static void take_before(loadgen_t *g, before_t *b)
@@ -185,10 +192,41 @@ static void take_before(loadgen_t *g, before_t *b)
         b[i].audio_sent = s->counts.audio_sent;
         b[i].video_sent = s->counts.video_sent;
         b[i].bytes_rx = s->counts.bytes_received;
-        b[i].foreign = foreign_rx(s);
         b[i].nstreams = s->nstreams;
         memcpy(b[i].streams, s->streams, (size_t)s->nstreams * sizeof s->streams[0]);
+        b[i].mix0 = s->counts;
     }
+}
+
+/* The counts when sending stopped, for the mixed stream (which keeps flowing a while). */
+static void take_stop(loadgen_t *g, before_t *b)
+{
+    for (int i = 0; i < loadgen_count(g); i++)
+        b[i].mix1 = loadgen_result(g, i)->snap.counts;
+}
+
+/* Per mixed listener over the sending window: what the mixed stream brought. */
+static void count_mixed(loadgen_t *g, const before_t *b, bench_result_t *r)
+{
+    uint64_t pkts = 0, payload = 0, srtp = 0;
+    for (int i = 0; i < loadgen_count(g); i++) {
+        if (!loadgen_plan(g, i)->opts.mixed_audio)
+            continue;
+        const bench_counts_t *c0 = &b[i].mix0, *c1 = &b[i].mix1;
+        r->mixed_listeners++;
+        pkts += c1->mix_packets - c0->mix_packets;
+        payload += c1->mix_payload_bytes - c0->mix_payload_bytes;
+        srtp += c1->mix_srtp_bytes - c0->mix_srtp_bytes;
+        r->mixed_plc += c1->mix_plc - c0->mix_plc;
+        r->mixed_decode_errors += c1->mix_decode_errors - c0->mix_decode_errors;
+    }
+    r->mixed_packets = pkts;
+    if (r->mixed_listeners == 0 || r->duration_s <= 0)
+        return;
+    double per = r->mixed_listeners * r->duration_s;
+    r->mixed_pps_per_listener = (double)pkts / per;
+    r->mixed_opus_kbps = (double)payload * 8 / per / 1000;
+    r->mixed_wire_kbps = (double)(srtp + IPV4_UDP_BYTES * pkts) * 8 / per / 1000;
 }
 
 static uint64_t before_unique(const before_t *b, uint32_t sender, uint8_t stream)
@@ -228,11 +266,6 @@ static void count_window(loadgen_t *g, const before_t *b, bench_result_t *r, boo
             continue;
         bytes += c->bytes_received - b[i].bytes_rx;
         bool mixed = pi->opts.mixed_audio;
-        if (mixed) {
-            uint64_t f = foreign_rx(&ri->snap);
-            r->mixed_listeners++;
-            r->mixed_packets += f > b[i].foreign ? f - b[i].foreign : 0;
-        }
         for (int k = 0; k < ri->snap.nstreams; k++)
             r->duplicates += ri->snap.streams[k].late;
         for (int j = 0; j < n; j++) {
@@ -250,8 +283,7 @@ static void count_window(loadgen_t *g, const before_t *b, bench_result_t *r, boo
     if (!encrypted)
         r->all_encrypted = false;
     r->forwarded_bps = r->duration_s > 0 ? (double)bytes * 8 / r->duration_s : 0;
-    if (r->mixed_listeners > 0 && r->duration_s > 0)
-        r->mixed_pps_per_listener = (double)r->mixed_packets / r->mixed_listeners / r->duration_s;
+    count_mixed(g, b, r);
     r->forwarded += r->mixed_packets; /* the relay sent those too: they count in its cost */
     r->forwarded_pps = r->duration_s > 0 ? (double)r->forwarded / r->duration_s : 0;
     r->loss_pct = r->expected ? 100.0 * (double)r->lost / (double)r->expected : 0;
@@ -333,6 +365,9 @@ typedef struct {
     double cpu0, gen0, wait0, genwait0;
     uint64_t sdrop0, cdrop0;
     int64_t t_cpu0;
+    bool mixing;               /* the mixed scenario on a system that reports its mixers */
+    bench_mixer_counts_t mix0; /* at the window's start */
+    int64_t t_mix0;
 } run_t;
 
 /* The server's media ports: where its sockets' and the participants' kernel drops are read. */
@@ -404,6 +439,8 @@ static void result_init(bench_result_t *r, scenario_kind_t k, int n, const char 
     r->forwarded_pps = r->forwarded_bps = r->loss_pct = r->rss_kb_per_participant = -1;
     r->join_ms_p50 = r->join_ms_p99 = r->join_ms_max = -1;
     r->first_media_ms_p50 = r->first_media_ms_p99 = -1;
+    r->mixer_cpu_pct = r->mixer_ms_per_s = r->mixed_wire_kbps = r->mixed_opus_kbps = -1;
+    r->mixed_pps_per_listener = -1;
 }
 
 static int fail(bench_result_t *r, int rc, const char *fmt, ...)
@@ -480,6 +517,38 @@ static int warm_up(run_t *x, loadgen_t *g)
     return 0;
 }
 
+/* The mixers' counters at the window's start. */
+static int mixer_open(run_t *x)
+{
+    char err[300];
+    if (!x->mixing)
+        return 0;
+    if (x->sys.ops->mixer_counters(&x->sys, &x->mix0, err, sizeof err) != 0)
+        return fail(x->r, LG_EIO, "mixer counters: %s", err);
+    x->t_mix0 = bench_now_ns();
+    return 0;
+}
+
+/* ... and when sending stopped: the mixer's own CPU over the window (one room: per room). */
+static int mixer_close(run_t *x)
+{
+    bench_mixer_counts_t m;
+    char err[300];
+    if (!x->mixing)
+        return 0;
+    if (x->sys.ops->mixer_counters(&x->sys, &m, err, sizeof err) != 0)
+        return fail(x->r, LG_EIO, "mixer counters: %s", err);
+    double wall = (double)(bench_now_ns() - x->t_mix0) / 1e9;
+    bench_result_t *r = x->r;
+    r->mixer_cpu_pct = wall > 0 ? 100.0 * (m.cpu_ns - x->mix0.cpu_ns) / 1e9 / wall : -1;
+    r->mixer_ms_per_s = r->mixer_cpu_pct < 0 ? -1 : r->mixer_cpu_pct * 10;
+    r->mix_decodes = (uint64_t)(m.decodes - x->mix0.decodes);
+    r->mix_encodes = (uint64_t)(m.encodes - x->mix0.encodes);
+    r->mix_concealed = (uint64_t)(m.concealed - x->mix0.concealed);
+    r->mix_fec_recovered = (uint64_t)(m.fec_recovered - x->mix0.fec_recovered);
+    return 0;
+}
+
 static int measure_window(run_t *x, loadgen_t *g, before_t *b)
 {
     bench_result_t *r = x->r;
@@ -487,11 +556,17 @@ static int measure_window(run_t *x, loadgen_t *g, before_t *b)
         return fail(r, LG_EEXPIRED, "%s", "a participant thread did not answer");
     take_before(g, b);
     window_open(x);
+    int rc = mixer_open(x);
+    if (rc != 0)
+        return rc;
     int64_t t0 = bench_now_ns();
     loadgen_command(g, true, false, false, false, CMD_TIMEOUT_MS);
     sleep_with_progress(x, "measuring", x->cfg->duration_s * 1000, g);
-    loadgen_command(g, false, false, false, false, CMD_TIMEOUT_MS);
+    loadgen_command(g, false, x->mixing, false, false, CMD_TIMEOUT_MS);
     r->duration_s = (double)(bench_now_ns() - t0) / 1e9;
+    if ((rc = mixer_close(x)) != 0)
+        return rc;
+    take_stop(g, b);
     usleep(DRAIN_MS * 1000);
     if (loadgen_command(g, false, true, true, false, CMD_TIMEOUT_MS) != 0)
         return fail(r, LG_EEXPIRED, "%s", "a participant thread did not answer");
@@ -640,9 +715,9 @@ int scenario_run(scenario_kind_t k, int n, const bench_system_ops_t *ops, const 
                      : "the bench drives Janus's VideoRoom only (no AudioBridge): no figures");
         return 0;
     }
-    if (k == SCEN_MIXED && (n < 0 || n > MIXED_SIZE - MIXED_SPEAKERS)) {
-        snprintf(out->error, sizeof out->error, "mixed: n must be 0..%d listeners",
-                 MIXED_SIZE - MIXED_SPEAKERS);
+    if (k == SCEN_MIXED && (n <= MIXED_SPEAKERS || n > MIXED_MAX)) {
+        snprintf(out->error, sizeof out->error, "mixed: n must be %d..%d participants",
+                 MIXED_SPEAKERS + 1, MIXED_MAX);
         return LG_EINVAL;
     }
     run_t x;
@@ -651,6 +726,7 @@ int scenario_run(scenario_kind_t k, int n, const bench_system_ops_t *ops, const 
     x.r = out;
     x.sys.ops = ops;
     x.sys.env = env;
+    x.mixing = k == SCEN_MIXED && ops->mixer_counters != NULL;
     char err[300] = "";
     int rc = ops->start(&x.sys, env, err, sizeof err);
     if (rc != 0) {

@@ -14,7 +14,8 @@ typedef enum {
     SCEN_FANOUT = 0, /* 1 publisher (Opus 50 pkt/s + VP8 ~1.5 Mbit/s) -> n subscribers */
     SCEN_MEETING,    /* n participants, each publishing audio + video and receiving all others */
     SCEN_ROOMS,      /* n rooms of 4 such participants */
-    SCEN_MIXED,      /* 100 participants, 3 speaking (audio), n listening to one mixed stream */
+    SCEN_MIXED,      /* n participants: 3 speaking (real Opus tones), the others listening to
+                        one mixed stream */
     SCEN_JOINSTORM,  /* n joins per second into a room with a publisher: time to first media */
     SCEN_COUNT
 } scenario_kind_t;
@@ -69,10 +70,20 @@ typedef struct {
     bool all_encrypted; /* every leg DTLS-SRTP keyed (encrypted systems) */
     char profile[32];
     uint64_t crypto_failures;
-    bool every_packet;      /* every subscriber got every packet of every stream, nothing lost */
-    int mixed_listeners;    /* mixed: participants on one mixed Opus stream */
-    uint64_t mixed_packets; /* mixed packets they received in the window (and drain) */
+    bool every_packet; /* every subscriber got every packet of every stream, nothing lost */
+    /* mixed: the listeners' side, over the sending window (counted when sending stopped) */
+    int mixed_listeners;           /* participants on one mixed Opus stream */
+    uint64_t mixed_packets;        /* mixed packets they received */
     double mixed_pps_per_listener; /* mixed_packets / mixed_listeners / duration_s */
+    double mixed_wire_kbps;        /* per listener: SRTP packets + 28 bytes IPv4/UDP each, kbit/s */
+    double mixed_opus_kbps;        /* per listener: the Opus payload alone */
+    uint64_t mixed_plc;            /* packets the listeners' decoders concealed (sequence gaps) */
+    uint64_t mixed_decode_errors;
+    /* mixed: the relay's mixer (its /metrics) from the window's start to when sending stopped;
+     * the scenario has one room, so these are per room */
+    double mixer_cpu_pct;  /* mixer CPU time over wall time, % of one core */
+    double mixer_ms_per_s; /* the same in ms of CPU per second */
+    uint64_t mix_decodes, mix_encodes, mix_concealed, mix_fec_recovered;
 } bench_result_t;
 
 const char *scenario_name(scenario_kind_t k);

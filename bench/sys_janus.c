@@ -703,6 +703,7 @@ static jpart_t *jp_new(bench_system_t *sys, const bench_participant_opts_t *o, c
     po.no_audio = !o->pub_audio && o->pub_video;
     po.no_video = !o->pub_video;
     po.audio_payload = o->audio_payload;
+    po.opus_tone_hz = o->opus_tone_hz;
     po.video_kbps = o->video_kbps;
     po.video_fps = o->video_fps;
     po.ice_timeout_ms = o->timeout_ms;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,12 @@
 #include <unistd.h>
 
 #include "bench/peer/peer.h"
+#include "bench/relay_metrics.h"
 #include "sfu/lg_error.h"
 
-#define START_TIMEOUT_MS 15000
-#define LEAVE_TIMEOUT_MS 2000
+#define START_TIMEOUT_MS   15000
+#define LEAVE_TIMEOUT_MS   2000
+#define METRICS_TIMEOUT_MS 2000
 
 typedef struct {
     pid_t pid;
@@ -78,6 +81,8 @@ static int leg_start(bench_system_t *sys, const bench_env_t *env, char *err, siz
                     env->verbose ? "info" : "warn",
                     "--max-participants",
                     "1000",
+                    "--stats-interval", /* /metrics as fresh as a measurement window needs */
+                    "100",
                     NULL};
     s->pid = bench_spawn(argv, env->server_cpu, s->log, err, errlen);
     if (s->pid < 0)
@@ -179,6 +184,17 @@ static void lp_counts(const bench_participant_t *p, bench_counts_t *out)
         st.subscribe.profile != DTLS_SRTP_NONE ? st.subscribe.profile : st.publish.profile;
     snprintf(out->profile, sizeof out->profile, "%s",
              prof != DTLS_SRTP_NONE ? dtls_srtp_profile_str(prof) : "none");
+    const peer_t *peer = peer_of(p);
+    for (int i = 0; i < peer_mixed_audio_count(peer); i++) {
+        peer_mixed_audio_stats_t m;
+        if (peer_get_mixed_audio(peer, i, &m) != 0)
+            continue;
+        out->mix_packets += m.packets;
+        out->mix_payload_bytes += m.bytes;
+        out->mix_srtp_bytes += m.srtp_bytes;
+        out->mix_plc += m.plc;
+        out->mix_decode_errors += m.decode_errors;
+    }
 }
 
 static int lp_streams(const bench_participant_t *p, bench_rx_stream_t *out, int cap)
@@ -265,6 +281,7 @@ static int leg_join(bench_system_t *sys, const bench_participant_opts_t *oin,
     po.no_audio = publishes && !o.pub_audio;
     po.no_video = publishes && !o.pub_video;
     po.audio_payload = o.audio_payload;
+    po.opus_tone_hz = o.opus_tone_hz;
     po.video_kbps = o.video_kbps;
     po.video_fps = o.video_fps;
     po.socket_buffer = BENCH_SOCKET_BUFFER;
@@ -300,11 +317,40 @@ static int leg_join(bench_system_t *sys, const bench_participant_opts_t *oin,
     return 0;
 }
 
+static int leg_mixer_counters(bench_system_t *sys, bench_mixer_counts_t *out, char *err,
+                              size_t errlen)
+{
+    char *page;
+    size_t len;
+    int rc = relay_metrics_fetch(sys->env->host, sys->env->signal_port, METRICS_TIMEOUT_MS, &page,
+                                 &len, err, errlen);
+    if (rc != 0)
+        return rc;
+    static const struct {
+        const char *name;
+        size_t off;
+    } F[] = {
+        {"legation_mixer_cpu_nanoseconds_total", offsetof(bench_mixer_counts_t, cpu_ns)},
+        {"legation_mix_decodes_total", offsetof(bench_mixer_counts_t, decodes)},
+        {"legation_mix_encodes_total", offsetof(bench_mixer_counts_t, encodes)},
+        {"legation_mix_concealed_total", offsetof(bench_mixer_counts_t, concealed)},
+        {"legation_mix_fec_recovered_total", offsetof(bench_mixer_counts_t, fec_recovered)},
+        {"legation_mix_packets_total", offsetof(bench_mixer_counts_t, packets)},
+    };
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; rc == 0 && i < sizeof F / sizeof F[0]; i++)
+        if ((rc = relay_metrics_sum(page, len, F[i].name, (double *)((char *)out + F[i].off))) != 0)
+            snprintf(err, errlen, "metrics: no %s on the relay's page", F[i].name);
+    free(page);
+    return rc;
+}
+
 const bench_system_ops_t bench_sys_legation = {
     .name = "legation",
     .start = leg_start,
     .pid = leg_pid,
     .join = leg_join,
     .stop = leg_stop,
+    .mixer_counters = leg_mixer_counters,
     .encrypted = true,
 };

@@ -82,6 +82,9 @@ typedef struct {
     bool pub_audio;         /* publish Opus-like audio, 50 packets/s */
     bool pub_video;         /* publish VP8-like video */
     unsigned audio_payload; /* bytes per audio packet, trailer included; 60 */
+    unsigned opus_tone_hz;  /* pub_audio as real Opus of a sine at this frequency (peer.h's
+                               opus_tone_hz: 32 kbit/s, the trailer in the padding) instead of
+                               audio_payload bytes; 0: the synthetic payload */
     unsigned video_kbps;    /* 1500 */
     unsigned video_fps;     /* 30 */
     bool subscribe;         /* receive every other participant's media in the room */
@@ -103,7 +106,20 @@ typedef struct {
     bool pub_encrypted;       /* the publish leg runs SRTP keyed by DTLS */
     bool sub_encrypted;       /* the subscribe leg runs SRTP keyed by DTLS */
     char profile[32];         /* SRTP profile ("AEAD_AES_128_GCM"), "none" for raw */
+    /* received audio without trailers (a mixed stream), decoded, summed over such streams; 0 for
+     * systems that do not decode (peer.h's peer_mixed_audio_stats_t) */
+    uint64_t mix_packets;
+    uint64_t mix_payload_bytes; /* Opus bytes */
+    uint64_t mix_srtp_bytes;    /* SRTP packets as received (RTP header and auth tag included) */
+    uint64_t mix_plc;           /* lost packets concealed */
+    uint64_t mix_decode_errors;
 } bench_counts_t;
+
+/* The server's audio mixers, summed over its workers (Legation's /metrics counters). */
+typedef struct {
+    double cpu_ns; /* CPU time spent inside the mixers (legation_mixer_cpu_nanoseconds_total) */
+    double decodes, encodes, concealed, fec_recovered, packets;
+} bench_mixer_counts_t;
 
 /* One received (sender, stream). */
 typedef struct {
@@ -147,6 +163,10 @@ typedef struct {
     int (*join)(bench_system_t *sys, const bench_participant_opts_t *o, bench_participant_t **out,
                 char *err, size_t errlen);
     void (*stop)(bench_system_t *sys);
+    /* The mixers' counters so far (as fresh as the server's stats refresh, 100 ms for Legation);
+     * NULL for a system that does not mix. Bounded; callable from the bench's thread while
+     * participants run. Returns 0 or an LG_E* code with err. */
+    int (*mixer_counters)(bench_system_t *sys, bench_mixer_counts_t *out, char *err, size_t errlen);
     bool encrypted; /* every leg is DTLS-SRTP (false only for raw) */
 } bench_system_ops_t;
 

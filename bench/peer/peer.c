@@ -156,6 +156,8 @@ static int apply_defaults(peer_opts_t *o, char *err, size_t errlen)
         o->keyframe_interval = 90;
     if (o->audio_level == 0)
         o->audio_level = 30;
+    if (o->opus_kbps == 0)
+        o->opus_kbps = 32;
     if (o->ice_timeout_ms <= 0)
         o->ice_timeout_ms = 5000;
     if (o->dtls_timeout_ms <= 0)
@@ -166,11 +168,14 @@ static int apply_defaults(peer_opts_t *o, char *err, size_t errlen)
         o->consent_timeout_ms = 30000;
     if (o->audio_payload < 32 || o->audio_payload > 1000 || o->audio_level > 127 ||
         o->video_fps > 120 || o->video_kbps > 50000 || o->no_audio + o->no_video == 2 ||
-        o->rx_loss_pct > 50 || o->simulcast_layers > PEER_MAX_LAYERS || o->temporal_layers > 3) {
+        o->rx_loss_pct > 50 || o->simulcast_layers > PEER_MAX_LAYERS || o->temporal_layers > 3 ||
+        (o->opus_tone_hz && (o->opus_tone_hz < 50 || o->opus_tone_hz > 12000)) ||
+        o->opus_kbps < 6 || o->opus_kbps > 128) {
         snprintf(err, errlen,
                  "peer: option out of range (audio_payload 32..1000, audio_level 1..127, "
                  "video_fps 1..120, video_kbps 1..50000, rx_loss_pct 0..50, simulcast_layers "
-                 "0..3, temporal_layers 0..3, not both no_audio and no_video)");
+                 "0..3, temporal_layers 0..3, opus_tone_hz 0 or 50..12000, opus_kbps 6..128, "
+                 "not both no_audio and no_video)");
         return LG_EINVAL;
     }
     return 0;
@@ -264,6 +269,7 @@ void peer_free(peer_t *p)
         wsc_close(p->ws, 1000);
     for (int i = 0; i < p->nrx; i++)
         free(p->rx[i].nack);
+    audio_free(p);
     dtls_ctx_free(p->dtls_ctx);
     dtls_ctx_free(p->dtls_server_ctx);
     X509_free(p->cert);

@@ -1,7 +1,7 @@
 /* A C WebRTC peer that joins the relay like a browser: WebSocket signaling, a publish connection
  * it offers (ICE as the controlling full agent, DTLS client, SRTP) with synthetic Opus-like audio
- * and VP8-like video, and the subscribe connection the relay offers. Shared by the integration
- * tests and the bench's load generator. */
+ * (or real Opus: opus_tone_hz) and VP8-like video, and the subscribe connection the relay offers.
+ * Shared by the integration tests and the bench's load generator. */
 #ifndef LG_PEER_H
 #define LG_PEER_H
 
@@ -40,9 +40,9 @@
  * Payload format: every RTP payload the peer sends ends with a PEER_TRAILER_SIZE-byte trailer
  * (magic, sender id, stream, per-stream sequence, CLOCK_MONOTONIC send time) that receivers use
  * to count loss and reordering per sender and to measure latency on one machine. The rest of the
- * payload looks like the codec's: an Opus TOC byte for audio, a VP8 payload descriptor with a
- * 15-bit picture id (and, starting a key frame, a key frame header media/vp8.h recognises) for
- * video.
+ * payload looks like the codec's: an Opus TOC byte for audio (or real Opus with opus_tone_hz,
+ * the trailer in its padding), a VP8 payload descriptor with a 15-bit picture id (and, starting a
+ * key frame, a key frame header media/vp8.h recognises) for video.
  *
  * Simulcast (opts.simulcast_layers 2 or 3): the offer carries a=rid:<rid> send per layer and
  * a=simulcast:send with the highest quality first ("h;m;l", "h;l") and no a=ssrc lines, as
@@ -102,6 +102,18 @@ typedef struct {
     unsigned simulcast_layers;  /* 0 or 1: one video stream; 2 or 3: simulcast (see Contract) */
     unsigned temporal_layers;   /* VP8 temporal layers per stream, 0 or 1 (no TID), 2 or 3 */
 
+    /* Real Opus (bench/peer/peer_opus.c). With opus_tone_hz set, the audio is a sine of that
+     * frequency (-12 dBFS peak) under a 4 Hz syllable-like envelope of 50 % depth, encoded by
+     * libopus as a browser would: 48 kHz mono, 20 ms frames, OPUS_APPLICATION_VOIP, VBR at
+     * opus_kbps, in-band FEC sized for 10 % loss. The envelope makes Opus's voice activity
+     * detection see speech, so most packets carry FEC (a steady tone gets it in about one packet
+     * in eight); the carrier holds 2/3 of the power, the rest lies 4 Hz to either side. The
+     * encoder is made by peer_new. Every packet is padded (RFC 6716 3.2.5) so that the payload
+     * trailer lies in its padding, which decoders skip: receivers still count loss and latency, and
+     * the relay decodes and mixes the audio. audio_payload is then unused. */
+    unsigned opus_tone_hz; /* 0: the synthetic payload of audio_payload bytes; 50..12000 Hz */
+    unsigned opus_kbps;    /* encoder bitrate with opus_tone_hz, 6..128; 32 */
+
     int ice_timeout_ms;           /* ICE checks give up after; 5000 */
     int dtls_timeout_ms;          /* DTLS handshake gives up after (from ICE success); 10000 */
     unsigned consent_interval_ms; /* consent checks every interval +-20 %; 3000 */
@@ -110,9 +122,11 @@ typedef struct {
 
     bool wrong_certificate; /* DTLS presents another certificate than the offer's fingerprint */
     unsigned rx_loss_pct;   /* subscribe leg: drop this % of received video packets (0..50) */
-    bool send_nacks;        /* subscribe leg: NACK missing video packets (RFC 4585) */
-    unsigned remb_bps;      /* subscribe leg: report this estimate in REMB every 250 ms (see
-                               peer_set_remb) */
+    unsigned rx_audio_drop_every; /* subscribe leg: drop every Nth received audio packet (Opus
+                                     payload type; counted in rx_dropped); 0: none */
+    bool send_nacks;              /* subscribe leg: NACK missing video packets (RFC 4585) */
+    unsigned remb_bps;            /* subscribe leg: report this estimate in REMB every 250 ms (see
+                                     peer_set_remb) */
     bool pli_flood;         /* subscribe leg: send a PLI for every video packet (abuse test) */
     bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
     unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
@@ -174,7 +188,7 @@ typedef struct {
     /* simulcast, by layer index (0 = lowest; single-stream video is layer 0) */
     uint64_t keyframes_by_layer[PEER_MAX_LAYERS];
     uint64_t plis_by_layer[PEER_MAX_LAYERS]; /* PLIs and FIRs naming that layer's SSRC */
-    uint64_t rx_dropped;                     /* received packets dropped on purpose (rx_loss_pct) */
+    uint64_t rx_dropped;                     /* dropped on purpose (rx_loss_pct, rx_audio_drop_every) */
     uint64_t nacks_sent;                     /* sequence numbers NACKed */
     uint32_t streams;                        /* distinct SSRCs received */
 
@@ -220,6 +234,29 @@ typedef struct {
      * drops those as old), or at a stream change is not exactly the previous one's + 1 */
     uint64_t picture_id_breaks;
 } peer_stream_stats_t;
+
+/* One received audio SSRC whose packets carry no trailer (the relay's mixed stream, or any sender
+ * that is not a C peer). The peer decodes it in arrival order with a libopus decoder of its own:
+ * a sequence gap of n packets is made up by n - 1 packets of loss concealment and, for the last
+ * lost packet, the next packet's in-band FEC when it carries some (else concealment too); a gap
+ * longer than PEER_AUDIO_MAX_CONCEAL packets restarts the decoder instead. Units are packets.
+ * The peer sends a receiver report (RFC 3550) for each such stream every second, so the relay
+ * learns its loss (and sizes the mix's in-band FEC for it). */
+typedef struct {
+    uint32_t ssrc;
+    uint64_t packets;       /* RTP packets received */
+    uint64_t bytes;         /* their RTP payload bytes (the Opus packets) */
+    uint64_t srtp_bytes;    /* the SRTP packets as received: RTP header, payload, auth tag */
+    uint64_t frames;        /* packets decoded */
+    uint64_t samples;       /* 48 kHz samples produced: decoded, FEC-recovered and concealed */
+    uint64_t plc;           /* lost packets made up by packet loss concealment */
+    uint64_t fec_recovered; /* lost packets decoded from the next packet's in-band FEC */
+    uint64_t lost_reset;    /* lost packets of gaps too long to conceal (decoder restarted) */
+    uint64_t decode_errors; /* packets the decoder rejected */
+    uint64_t late;          /* older than one already decoded: counted, not decoded */
+} peer_mixed_audio_stats_t;
+
+#define PEER_AUDIO_MAX_CONCEAL 50 /* packets; one second of 20 ms packets */
 
 /* Maximum distinct received SSRCs tracked; further ones are counted only in the totals. */
 #define PEER_MAX_STREAMS 128
@@ -302,6 +339,20 @@ size_t peer_latency_samples(const peer_t *p, uint32_t *out, size_t cap, uint64_t
 /* Forgets the latency samples and maximum (the bench calls it when a measurement window opens). */
 void peer_reset_latency(peer_t *p);
 
+/* Received audio streams without trailers (peer_mixed_audio_stats_t), in order of their first
+ * packet: how many, and one by index (0..count-1). Returns 0 or LG_EINVAL. */
+int peer_mixed_audio_count(const peer_t *p);
+int peer_get_mixed_audio(const peer_t *p, int index, peer_mixed_audio_stats_t *out);
+
+/* The level of a tone of frequency hz in the last second of that stream's decoded audio (what a
+ * listener would have heard, concealment included; the first half second of the stream is left
+ * out as warm-up), in dB relative to the audio's total power: 0 when all the power is in that
+ * tone, about -4.8 for each of three equal steady tones, far below (-40 or less) for an absent one;
+ * -200 for silence. A Goertzel filter over a Hann window: the resolution is about 2 Hz. Returns 0,
+ * LG_EINVAL (bad index, hz outside 1..23999), LG_ESTATE (less than the warm-up plus one second
+ * decoded yet). */
+int peer_mixed_tone_level(const peer_t *p, int index, double hz, double *db);
+
 /* The last error message ("" if none). Owned by the peer. */
 const char *peer_last_error(const peer_t *p);
 
@@ -351,5 +402,11 @@ int peer_trailer_write(uint8_t *payload, size_t len, const peer_trailer_t *t);
 
 /* Reads it back. Returns 0, LG_ETRUNC (too short) or LG_ENOTFOUND (no magic). */
 int peer_trailer_read(const uint8_t *payload, size_t len, peer_trailer_t *t);
+
+/* Pads the Opus packet pkt[0..len) in place (the buffer holds cap bytes) into a code-3 packet
+ * whose last PEER_TRAILER_SIZE bytes or more are padding (RFC 6716 3.2.5), to be overwritten by
+ * peer_trailer_write: a decoder skips padding, so the packet decodes exactly as before. Returns
+ * the new length, LG_EMALFORMED (not a valid Opus packet) or LG_ENOSPC. */
+int peer_opus_pad(uint8_t *pkt, size_t len, size_t cap);
 
 #endif

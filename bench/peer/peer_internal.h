@@ -79,6 +79,7 @@ typedef struct peer_leg {
     uint8_t consent_txid[STUN_TXID_SIZE];
     int consent_pending;
     int64_t ice_deadline, next_check, next_consent, last_ok;
+    size_t rx_srtp_len; /* the packet being handled, as received (before SRTP unprotect) */
     /* DTLS, SRTP */
     dtls_session_t dtls;
     int dtls_started;
@@ -135,7 +136,8 @@ typedef struct {
     int have_pic;
     uint16_t last_pic; /* VP8 picture id of the newest frame start */
     int64_t last_pli_ns;
-    nackgen_t *nack; /* send_nacks: video losses to ask for */
+    nackgen_t *nack;        /* send_nacks: video losses to ask for */
+    struct audio_rx *audio; /* audio without trailers: its decoder (peer_opus.c) */
 } peer_rx_t;
 
 struct peer {
@@ -180,15 +182,17 @@ struct peer {
     peer_tx_t audio, video; /* video: the frame clock, mid and payload type of the video m-line */
     peer_vlayer_t vl[PEER_MAX_LAYERS]; /* what is sent: index 0 = lowest quality */
     int nvl;
+    struct audio_tx *audio_tx; /* opus_tone_hz: the tone and its Opus encoder (peer_opus.c) */
     uint32_t rtx_ssrc;
     uint64_t frame_no;
     int sending;
     int consent;
     int64_t next_sr;
     int64_t last_remb_ns;
-    uint8_t *txbuf; /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
-    uint8_t *rxbuf; /* PEER_RX_MAX */
-    peer_rx_t *rx;  /* PEER_MAX_STREAMS */
+    uint64_t rx_audio_seen; /* audio packets arrived on the subscribe leg (rx_audio_drop_every) */
+    uint8_t *txbuf;         /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
+    uint8_t *rxbuf;         /* PEER_RX_MAX */
+    peer_rx_t *rx;          /* PEER_MAX_STREAMS */
     int nrx;
     uint32_t *lat; /* reservoir of PEER_LATENCY_SAMPLES, microseconds */
     uint32_t lat_n;
@@ -261,5 +265,18 @@ int media_drop_inbound(peer_t *p, const peer_leg_t *leg, const uint8_t *buf, siz
 void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len);
 void media_on_rtcp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len);
 void media_latency_summary(const peer_t *p, peer_stats_t *out);
+
+/* peer_opus.c: real Opus audio */
+/* opus_tone_hz: makes the tone's encoder (at peer_new). Returns 0, LG_ENOMEM, LG_EINVAL. */
+int audio_tx_init(peer_t *p);
+/* Encodes the next 20 ms of the tone into pl (cap bytes) padded by peer_opus_pad for the trailer.
+ * Returns the payload length or a negative LG_E* code. */
+int audio_tx_encode(peer_t *p, uint8_t *pl, size_t cap);
+/* An audio packet without a trailer on rx, arrived on leg: decodes it (see
+ * peer_mixed_audio_stats_t) and sends a receiver report for the stream every second. */
+void audio_rx_packet(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const uint8_t *payload, size_t len,
+                     uint16_t seq, size_t srtp_len, int64_t now);
+/* Frees the encoder and every stream's decoder. */
+void audio_free(peer_t *p);
 
 #endif

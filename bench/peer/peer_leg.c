@@ -328,6 +328,7 @@ static void on_packet(peer_leg_t *leg, uint8_t *buf, size_t len)
     int rtcp = lg_demux_is_rtcp(buf, len);
     if (!rtcp && media_drop_inbound(p, leg, buf, len))
         return; /* simulated network loss, before decryption as on a real network */
+    leg->rx_srtp_len = len;
     int rc = rtcp ? srtp_session_unprotect_rtcp(&leg->srtp, buf, &len)
                   : srtp_session_unprotect_rtp(&leg->srtp, buf, &len);
     if (rc != 0) {

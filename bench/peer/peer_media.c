@@ -121,7 +121,7 @@ int media_init(peer_t *p)
             audio ? "1" : "0");
     p->rtx_ssrc = (uint32_t)peer_rand64(p) | 1;
     init_video_layers(p);
-    return 0;
+    return audio ? audio_tx_init(p) : 0;
 }
 
 /* --- building RTP ----------------------------------------------------------------------------- */
@@ -214,6 +214,15 @@ static void send_audio(peer_t *p, int64_t now)
     ext_common(p, leg, &e, tx);
     size_t hdr = put_header(p->txbuf, tx, 0, rtp_ts(tx), &e);
     uint8_t *pl = p->txbuf + hdr;
+    if (p->audio_tx) {
+        int n = audio_tx_encode(p, pl, PEER_TX_MAX - hdr);
+        if (n < 0) {
+            peer_fail(p, n, "audio: Opus encoding failed: %s", lg_strerror(n));
+            return;
+        }
+        send_rtp(p, tx, hdr, (size_t)n, now);
+        return;
+    }
     pl[0] = OPUS_TOC_CELT_FB;
     fill(p, pl + 1, p->o.audio_payload - 1 - PEER_TRAILER_SIZE);
     send_rtp(p, tx, hdr, p->o.audio_payload, now);
@@ -581,6 +590,11 @@ static void check_keyframe(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_
 int media_drop_inbound(peer_t *p, const peer_leg_t *leg, const uint8_t *buf, size_t len)
 {
     /* the RTP header (payload type included) is not encrypted by SRTP */
+    if (leg->kind == LEG_SUBSCRIBE && p->o.rx_audio_drop_every && len >= 2 &&
+        (buf[1] & 127) == PEER_PT_OPUS && ++p->rx_audio_seen % p->o.rx_audio_drop_every == 0) {
+        p->st.rx_dropped++;
+        return 1;
+    }
     if (leg->kind != LEG_SUBSCRIBE || !p->o.rx_loss_pct || len < 2 || !leg->vp8_pt[buf[1] & 127])
         return 0;
     if ((unsigned)(rand() % 100) >= p->o.rx_loss_pct)
@@ -648,6 +662,8 @@ void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
         rx->s.foreign++;
     if (vp8 && in_order)
         track_picture_id(rx, &d, changed);
+    if (!has && rx->s.kind == PEER_STREAM_AUDIO)
+        audio_rx_packet(p, leg, rx, pkt.payload, pkt.payload_len, pkt.seq, leg->rx_srtp_len, now);
     check_keyframe(p, leg, rx, &pkt, keyframe, now);
     if (leg->kind == LEG_SUBSCRIBE && video && p->o.send_nacks)
         nack_losses(p, leg, rx, &pkt, now);
