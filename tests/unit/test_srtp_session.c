@@ -342,13 +342,113 @@ static void test_bad_params(void **state)
     srtp_session_free(&b);
 }
 
+/* A raw libsrtp outbound context with the session's policy, for comparing its bytes with ours. */
+static srtp_t libsrtp_sender(const dtls_srtp_keys_t *k)
+{
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
+    uint8_t key[DTLS_SRTP_MAX_MASTER_LEN];
+    memcpy(key, k->local, k->key_len + k->salt_len);
+    p.ssrc.type = ssrc_any_outbound;
+    p.key = key;
+    p.window_size = SRTP_SESSION_REPLAY_WINDOW;
+    p.allow_repeat_tx = 1;
+    srtp_t ctx = NULL;
+    assert_int_equal(srtp_create(&ctx, &p), srtp_err_status_ok);
+    return ctx;
+}
+
+/* Under GCM the relay protects its RTP with sfu/srtp_gcm, not libsrtp: every packet must come out
+ * byte for byte as libsrtp would have made it, across a sequence wrap (the ROC), resends of older
+ * packets, jumps, several SSRCs, and refuse what libsrtp refuses. */
+static void test_gcm_matches_libsrtp(void **state)
+{
+    uint8_t k1[DTLS_SRTP_MAX_MASTER_LEN];
+    for (size_t i = 0; i < sizeof k1; i++)
+        k1[i] = (uint8_t)(i * 29 + 3);
+    dtls_srtp_keys_t k = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k1, k1);
+    srtp_session_t s;
+    assert_int_equal(srtp_session_init(&s, &k), 0);
+    srtp_t ref = libsrtp_sender(&k);
+    /* (ssrc index, seq) in sending order */
+    static const struct {
+        int ssrc;
+        uint16_t seq;
+    } plan[] = {{0, 65500}, {0, 65501}, {1, 7},     {0, 65535}, {0, 0},     {0, 1},
+                {0, 65534}, {0, 2},     {0, 65300}, {1, 8},     {1, 8},     {0, 30000},
+                {0, 30001}, {0, 33000}, {0, 100},   {0, 40000}, {0, 39000}, {0, 38000},
+                {0, 20000}, {0, 65535}, {0, 0},     {2, 0},     {2, 65535}, {2, 1}};
+    static const uint32_t ssrcs[] = {0x11223344, 0xcafebabe, 0x01020304};
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        uint8_t a[BUF], b[BUF];
+        size_t la = make_rtp(a, plan[i].seq, ssrcs[plan[i].ssrc], 20 + i * 37);
+        memcpy(b, a, la);
+        int lb = (int)la;
+        int rc = srtp_session_protect_rtp(&s, a, &la, sizeof a);
+        srtp_err_status_t st = srtp_protect(ref, b, &lb);
+        if (st != srtp_err_status_ok) {
+            print_message("packet %zu: libsrtp refused (%d)\n", i, (int)st);
+            assert_int_equal(rc, LG_EREPLAY);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(la, (size_t)lb);
+        assert_memory_equal(a, b, la);
+    }
+    /* 2000 packets later, the first one is out of both windows */
+    for (uint16_t q = 1; q <= 2000; q++) {
+        uint8_t a[BUF], b[BUF];
+        size_t la = make_rtp(a, q, ssrcs[2], 10);
+        memcpy(b, a, la);
+        int lb = (int)la;
+        assert_int_equal(srtp_session_protect_rtp(&s, a, &la, sizeof a), 0);
+        assert_int_equal(srtp_protect(ref, b, &lb), srtp_err_status_ok);
+        assert_memory_equal(a, b, la);
+    }
+    uint8_t a[BUF], b[BUF];
+    size_t la = make_rtp(a, 900, ssrcs[2], 10);
+    memcpy(b, a, la);
+    int lb = (int)la;
+    assert_int_not_equal(srtp_protect(ref, b, &lb), srtp_err_status_ok);
+    assert_int_equal(srtp_session_protect_rtp(&s, a, &la, sizeof a), LG_EREPLAY);
+    srtp_dealloc(ref);
+    srtp_session_free(&s);
+}
+
+/* More SSRCs than srtp_gcm tracks: the rest go through libsrtp, and every one still decrypts. */
+static void test_gcm_many_ssrcs(void **state)
+{
+    srtp_session_t a, b;
+    make_pair(DTLS_SRTP_AEAD_AES_128_GCM, &a, &b);
+    for (int round = 0; round < 3; round++)
+        for (uint32_t i = 0; i < SRTP_GCM_MAX_STREAMS + 8; i++) {
+            uint8_t pkt[BUF], orig[BUF];
+            size_t n = make_rtp(pkt, (uint16_t)(65534 + round), 0x1000 + i, 50), len = n;
+            memcpy(orig, pkt, n);
+            assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), 0);
+            assert_int_equal(srtp_session_unprotect_rtp(&b, pkt, &len), 0);
+            assert_int_equal(len, n);
+            assert_memory_equal(pkt, orig, n);
+        }
+    /* a header that claims more than the packet holds */
+    uint8_t pkt[BUF];
+    size_t len = make_rtp(pkt, 1, 0x1000, 0);
+    len = 20; /* cuts into the extension */
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), LG_EMALFORMED);
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kat_aes_cm),     cmocka_unit_test(test_kat_gcm),
-        cmocka_unit_test(test_round_trip_gcm), cmocka_unit_test(test_round_trip_aes_cm),
-        cmocka_unit_test(test_attacks_gcm),    cmocka_unit_test(test_attacks_aes_cm),
-        cmocka_unit_test(test_repeat_tx),      cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_kat_aes_cm),          cmocka_unit_test(test_kat_gcm),
+        cmocka_unit_test(test_round_trip_gcm),      cmocka_unit_test(test_round_trip_aes_cm),
+        cmocka_unit_test(test_attacks_gcm),         cmocka_unit_test(test_attacks_aes_cm),
+        cmocka_unit_test(test_repeat_tx),           cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_gcm_matches_libsrtp), cmocka_unit_test(test_gcm_many_ssrcs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

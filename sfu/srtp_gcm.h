@@ -1,0 +1,69 @@
+/* SRTP AEAD_AES_128_GCM protection of outgoing RTP (RFC 7714) with one OpenSSL cipher context
+ * per session, used by srtp_session for what the relay sends.
+ *
+ * Why it exists: Debian's libsrtp2 is built against NSS, whose PK11_Encrypt creates and frees a
+ * cipher context (calloc, free, three mutexes, a hash lookup) for every packet; that was 80 % of
+ * the relay's user-space instructions per forwarded packet (docs/BENCHMARKS.md). This keys one
+ * EVP_CIPHER_CTX once and only sets the IV per packet. The output is byte-identical to libsrtp's
+ * (tests/unit/test_srtp_session.c checks it against libsrtp over sequence wraps and resends).
+ *
+ * Contract
+ * --------
+ * srtp_gcm_tx_init() derives the SRTP session key and salt from the master key and salt with the
+ * AES-CM key derivation of RFC 3711 section 4.3 (label 0x00 and 0x02, key derivation rate 0), as
+ * RFC 7714 section 11 prescribes, and allocates the cipher context. srtp_gcm_tx_free() releases it.
+ *
+ * Per SSRC the sender keeps its highest packet index (ROC << 16 | SEQ). A packet's index is
+ * estimated from it exactly as libsrtp does (RFC 3711 appendix A; indexes below 2^15 are taken as
+ * ROC 0), so a receiver running libsrtp computes the same ROC. Packets up to
+ * SRTP_SESSION_REPLAY_WINDOW - 1 behind the highest index are protected (retransmissions; a
+ * repeated index is allowed, as libsrtp's allow_repeat_tx); older ones are refused (LG_EREPLAY), as
+ * libsrtp refuses them. At most SRTP_GCM_MAX_STREAMS SSRCs are tracked; srtp_gcm_tx_protect()
+ * returns LG_EFULL for any further SSRC, and the caller protects those with libsrtp instead (each
+ * SSRC consistently goes one way, so its ROC never forks).
+ *
+ * Buffers: in place; the 16-byte tag is appended, so cap - *len >= 16 is required. Nothing
+ * allocates per packet. One thread per instance. Errors: 0 or a negative LG_E* code; on error the
+ * buffer is unchanged unless the code is LG_ECRYPTO.
+ */
+#ifndef LG_SRTP_GCM_H
+#define LG_SRTP_GCM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRTP_GCM_KEY_LEN     16
+#define SRTP_GCM_SALT_LEN    12
+#define SRTP_GCM_TAG_LEN     16
+#define SRTP_GCM_MAX_STREAMS 32
+
+struct evp_cipher_ctx_st;
+
+typedef struct {
+    uint32_t ssrc;
+    uint64_t index; /* highest index sent: ROC << 16 | SEQ (48 bits) */
+} srtp_gcm_stream_t;
+
+typedef struct {
+    struct evp_cipher_ctx_st *ctx; /* keyed with the session key; NULL: not initialised */
+    uint8_t salt[SRTP_GCM_SALT_LEN];
+    uint32_t window; /* packets behind the highest index still protected */
+    int nstreams;
+    int last; /* stream of the previous packet: consecutive packets often share it */
+    srtp_gcm_stream_t streams[SRTP_GCM_MAX_STREAMS];
+} srtp_gcm_tx_t;
+
+/* Keys tx from a master key (16 bytes) and master salt (12 bytes). Returns 0, LG_EINVAL, LG_ENOMEM
+ * or LG_ECRYPTO; on error tx holds nothing to free. */
+int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t *master_salt,
+                     uint32_t window);
+
+/* Frees the cipher context and wipes the keys. Safe on a zeroed or already freed tx. */
+void srtp_gcm_tx_free(srtp_gcm_tx_t *tx);
+
+/* RTP packet in buf[0..*len) -> SRTP in place; *len grows by SRTP_GCM_TAG_LEN. Returns 0,
+ * LG_EINVAL, LG_EMALFORMED (header longer than the packet), LG_ENOSPC, LG_EREPLAY (older than the
+ * window), LG_EFULL (a new SSRC and the stream table is full) or LG_ECRYPTO. */
+int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap);
+
+#endif
