@@ -166,6 +166,43 @@ static int mapped_id(const uint8_t id_map[16], rtp_ext_form_t form, uint8_t id)
     return to;
 }
 
+int rtp_ext_rewrite_copy(uint8_t *p, const rtp_packet_t *src, const uint8_t id_map[16],
+                         uint8_t stamp_id, uint16_t stamp)
+{
+    if (!p || !src || !id_map)
+        return LG_EINVAL;
+    rtp_ext_iter_t it;
+    rtp_ext_t e;
+    int rc;
+    /* Pass 1: validate layout and map so that a failure leaves the packet untouched. */
+    rtp_ext_iter_init(&it, src);
+    while ((rc = rtp_ext_next(&it, &e)) == 1)
+        if (mapped_id(id_map, it.form, e.id) < 0)
+            return LG_EINVAL;
+    if (rc < 0)
+        return rc;
+    /* Pass 2: rewrite. Blanked elements become zero (padding) bytes, which the walk skips. */
+    size_t hdr = elem_header_size(src->ext_form);
+    bool stamped = false;
+    rtp_ext_iter_init(&it, src);
+    while (rtp_ext_next(&it, &e) == 1) {
+        size_t off = (size_t)(e.data - src->data);
+        uint8_t *at = p + off - hdr;
+        int to = mapped_id(id_map, it.form, e.id);
+        if (to == 0)
+            memset(at, 0, hdr + e.len);
+        else if (it.form == RTP_EXT_FORM_ONE_BYTE)
+            at[0] = (uint8_t)(to << 4 | (at[0] & 0x0f));
+        else
+            at[0] = (uint8_t)to;
+        if (to != 0 && to == stamp_id && !stamped && e.len == 2) {
+            wire_put_u16(p + off, stamp);
+            stamped = true;
+        }
+    }
+    return stamped ? 1 : 0;
+}
+
 int rtp_ext_rewrite_ids(uint8_t *p, size_t len, const uint8_t id_map[16])
 {
     if (!p || !id_map)
@@ -174,29 +211,8 @@ int rtp_ext_rewrite_ids(uint8_t *p, size_t len, const uint8_t id_map[16])
     int rc = rtp_parse(p, len, &pkt);
     if (rc < 0)
         return rc;
-    rtp_ext_iter_t it;
-    rtp_ext_t e;
-    /* Pass 1: validate layout and map so that a failure leaves the packet untouched. */
-    rtp_ext_iter_init(&it, &pkt);
-    while ((rc = rtp_ext_next(&it, &e)) == 1)
-        if (mapped_id(id_map, it.form, e.id) < 0)
-            return LG_EINVAL;
-    if (rc < 0)
-        return rc;
-    /* Pass 2: rewrite. Blanked elements become zero (padding) bytes, which the walk skips. */
-    size_t hdr = elem_header_size(pkt.ext_form);
-    rtp_ext_iter_init(&it, &pkt);
-    while (rtp_ext_next(&it, &e) == 1) {
-        uint8_t *at = p + (size_t)(e.data - p) - hdr;
-        int to = mapped_id(id_map, it.form, e.id);
-        if (to == 0)
-            memset(at, 0, hdr + e.len);
-        else if (it.form == RTP_EXT_FORM_ONE_BYTE)
-            at[0] = (uint8_t)(to << 4 | (at[0] & 0x0f));
-        else
-            at[0] = (uint8_t)to;
-    }
-    return 0;
+    rc = rtp_ext_rewrite_copy(p, &pkt, id_map, 0, 0);
+    return rc < 0 ? rc : 0;
 }
 
 /* Finds element id in the packet at p and returns a writable pointer to its data. */

@@ -441,6 +441,45 @@ static void test_rewrite_extension_ids(void **state)
     hex_lines_free(&h);
 }
 
+/* The forwarding path's one-walk rewrite of a copy gives what the two-step rewrite + stamp gave,
+ * reads only the parsed source, and writes nothing on error. */
+static void test_rewrite_copy_matches_two_steps(void **state)
+{
+    (void)state;
+    hex_lines_t h;
+    load(CHROME_OPUS, &h, 30);
+    size_t len = h.len[0];
+    uint8_t src[256], want[256], got[256];
+    memcpy(src, h.pkt[0], len);
+    uint8_t map[16] = {0};
+    map[1] = 5;
+    map[3] = 3;
+    map[4] = 9;
+    memcpy(want, src, len);
+    assert_int_equal(rtp_ext_rewrite_ids(want, len, map), 0);
+    assert_int_equal(rtp_ext_set_transport_seq(want, len, 3, 0xbeef), 0);
+    rtp_packet_t pkt;
+    assert_int_equal(rtp_parse(src, len, &pkt), 0);
+    memcpy(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 3, 0xbeef), 1);
+    assert_memory_equal(got, want, len);
+    assert_memory_equal(src, h.pkt[0], len); /* the source is only read */
+    /* no stamp asked, or the target is not a 2-byte element (5: audio level): not stamped */
+    memcpy(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 0, 1), 0);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 5, 1), 0);
+    memcpy(want, src, len);
+    assert_int_equal(rtp_ext_rewrite_ids(want, len, map), 0);
+    assert_memory_equal(got, want, len);
+    /* a map the one-byte form cannot say: refused, the copy untouched */
+    map[4] = 15;
+    memcpy(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 3, 1), LG_EINVAL);
+    assert_memory_equal(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(NULL, &pkt, map, 3, 1), LG_EINVAL);
+    hex_lines_free(&h);
+}
+
 static void test_set_transport_seq_and_send_time(void **state)
 {
     (void)state;
@@ -639,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_firefox_vp8_and_rtx_padding),
         cmocka_unit_test(test_rewrite_header_fields),
         cmocka_unit_test(test_rewrite_extension_ids),
+        cmocka_unit_test(test_rewrite_copy_matches_two_steps),
         cmocka_unit_test(test_set_transport_seq_and_send_time),
         cmocka_unit_test(test_two_byte_extensions),
         cmocka_unit_test(test_one_byte_stop_and_overrun),
