@@ -1,6 +1,7 @@
-/* SRTP AEAD_AES_128_GCM protection of outgoing RTP (RFC 7714) on one keyed OpenSSL context. */
+/* SRTP AEAD_AES_128_GCM protection and unprotection of RTP (RFC 7714) on keyed OpenSSL contexts. */
 #include "sfu/srtp_gcm.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -29,6 +30,22 @@ static int kdf(const uint8_t *master_key, const uint8_t *master_salt, uint8_t la
     return ok ? 0 : LG_ECRYPTO;
 }
 
+/* Derives the session key and salt and keys a new GCM context for encrypting or decrypting. */
+static int keyed_ctx(const uint8_t *master_key, const uint8_t *master_salt, int enc,
+                     EVP_CIPHER_CTX **ctx, uint8_t salt[SRTP_GCM_SALT_LEN])
+{
+    uint8_t key[SRTP_GCM_KEY_LEN];
+    int rc = kdf(master_key, master_salt, 0x00, key, sizeof key);
+    if (rc == 0)
+        rc = kdf(master_key, master_salt, 0x02, salt, SRTP_GCM_SALT_LEN);
+    if (rc == 0 && (*ctx = EVP_CIPHER_CTX_new()) == NULL)
+        rc = LG_ENOMEM;
+    if (rc == 0 && EVP_CipherInit_ex(*ctx, EVP_aes_128_gcm(), NULL, key, NULL, enc) != 1)
+        rc = LG_ECRYPTO;
+    OPENSSL_cleanse(key, sizeof key);
+    return rc;
+}
+
 int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t *master_salt,
                      uint32_t window)
 {
@@ -37,21 +54,38 @@ int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t
     memset(tx, 0, sizeof *tx);
     if (!master_key || !master_salt || window == 0)
         return LG_EINVAL;
-    uint8_t key[SRTP_GCM_KEY_LEN];
-    int rc = kdf(master_key, master_salt, 0x00, key, sizeof key);
-    if (rc == 0)
-        rc = kdf(master_key, master_salt, 0x02, tx->salt, sizeof tx->salt);
-    if (rc == 0 && (tx->ctx = EVP_CIPHER_CTX_new()) == NULL)
-        rc = LG_ENOMEM;
-    if (rc == 0 && EVP_EncryptInit_ex(tx->ctx, EVP_aes_128_gcm(), NULL, key, NULL) != 1)
-        rc = LG_ECRYPTO;
-    OPENSSL_cleanse(key, sizeof key);
+    int rc = keyed_ctx(master_key, master_salt, 1, &tx->ctx, tx->salt);
     if (rc != 0) {
         srtp_gcm_tx_free(tx);
         return rc;
     }
     tx->window = window;
     return 0;
+}
+
+int srtp_gcm_rx_init(srtp_gcm_rx_t *rx, const uint8_t *master_key, const uint8_t *master_salt,
+                     uint32_t window)
+{
+    if (!rx)
+        return LG_EINVAL;
+    memset(rx, 0, sizeof *rx);
+    if (!master_key || !master_salt || window == 0 || window > SRTP_GCM_MAX_WINDOW)
+        return LG_EINVAL;
+    int rc = keyed_ctx(master_key, master_salt, 0, &rx->ctx, rx->salt);
+    if (rc != 0) {
+        srtp_gcm_rx_free(rx);
+        return rc;
+    }
+    rx->window = window;
+    return 0;
+}
+
+void srtp_gcm_rx_free(srtp_gcm_rx_t *rx)
+{
+    if (!rx)
+        return;
+    EVP_CIPHER_CTX_free(rx->ctx);
+    OPENSSL_cleanse(rx, sizeof *rx);
 }
 
 void srtp_gcm_tx_free(srtp_gcm_tx_t *tx)
@@ -118,6 +152,18 @@ static size_t header_len(const uint8_t *p, size_t len)
     return n;
 }
 
+/* RFC 7714 section 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt */
+static void make_iv(uint8_t iv[SRTP_GCM_SALT_LEN], const uint8_t salt[SRTP_GCM_SALT_LEN],
+                    uint32_t ssrc, uint64_t index)
+{
+    memset(iv, 0, SRTP_GCM_SALT_LEN);
+    wire_put_u32(iv + 2, ssrc);
+    wire_put_u32(iv + 6, (uint32_t)(index >> 16));
+    wire_put_u16(iv + 10, (uint16_t)index);
+    for (int i = 0; i < SRTP_GCM_SALT_LEN; i++)
+        iv[i] ^= salt[i];
+}
+
 int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap)
 {
     if (!tx || !tx->ctx || !buf || !len || *len > cap)
@@ -140,13 +186,8 @@ int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap
         return LG_EREPLAY;
     if (delta > 0)
         s->index = index;
-    /* RFC 7714 section 8.1: IV = (00 00 || SSRC || ROC || SEQ) XOR salt */
-    uint8_t iv[SRTP_GCM_SALT_LEN] = {0};
-    wire_put_u32(iv + 2, ssrc);
-    wire_put_u32(iv + 6, (uint32_t)(index >> 16));
-    wire_put_u16(iv + 10, seq);
-    for (int i = 0; i < SRTP_GCM_SALT_LEN; i++)
-        iv[i] ^= tx->salt[i];
+    uint8_t iv[SRTP_GCM_SALT_LEN];
+    make_iv(iv, tx->salt, ssrc, index);
     size_t plen = *len - hdr;
     int n = 0;
     if (EVP_EncryptInit_ex(tx->ctx, NULL, NULL, NULL, iv) != 1 ||
@@ -156,5 +197,90 @@ int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap
         EVP_CIPHER_CTX_ctrl(tx->ctx, EVP_CTRL_GCM_GET_TAG, SRTP_GCM_TAG_LEN, buf + *len) != 1)
         return LG_ECRYPTO;
     *len += SRTP_GCM_TAG_LEN;
+    return 0;
+}
+
+/* ---- receiving --------------------------------------------------------------------------- */
+
+static srtp_gcm_rx_stream_t *rx_stream(srtp_gcm_rx_t *rx, uint32_t ssrc)
+{
+    if (rx->nstreams > 0 && rx->streams[rx->last].ssrc == ssrc)
+        return &rx->streams[rx->last];
+    for (int i = 0; i < rx->nstreams; i++)
+        if (rx->streams[i].ssrc == ssrc) {
+            rx->last = i;
+            return &rx->streams[i];
+        }
+    return NULL;
+}
+
+static bool seen(const srtp_gcm_rx_stream_t *s, uint32_t k)
+{
+    return (s->seen[k / 64] >> (k % 64)) & 1;
+}
+
+/* Records index (delta ahead of the highest, or -delta behind it) as authenticated. */
+static void mark_seen(srtp_gcm_rx_stream_t *s, int32_t delta, uint64_t index, uint32_t window)
+{
+    const uint32_t words = SRTP_GCM_MAX_WINDOW / 64;
+    if (delta > 0) {
+        uint32_t shift = (uint32_t)delta;
+        if (shift >= window) {
+            memset(s->seen, 0, sizeof s->seen);
+        } else {
+            uint32_t w = shift / 64, b = shift % 64;
+            for (uint32_t i = words; i-- > 0;) {
+                uint64_t v = i >= w ? s->seen[i - w] << b : 0;
+                if (b && i >= w + 1)
+                    v |= s->seen[i - w - 1] >> (64 - b);
+                s->seen[i] = v;
+            }
+        }
+        s->index = index;
+        s->seen[0] |= 1;
+    } else {
+        uint32_t k = (uint32_t)-delta;
+        s->seen[k / 64] |= (uint64_t)1 << (k % 64);
+    }
+}
+
+int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
+{
+    if (!rx || !rx->ctx || !buf || !len)
+        return LG_EINVAL;
+    if (*len < RTP_HEADER_MIN)
+        return LG_EMALFORMED;
+    size_t hdr = header_len(buf, *len);
+    if (hdr == 0 || *len - hdr < SRTP_GCM_TAG_LEN)
+        return LG_EMALFORMED;
+    uint32_t ssrc = wire_get_u32(buf + 8);
+    uint16_t seq = wire_get_u16(buf + 2);
+    srtp_gcm_rx_stream_t *s = rx_stream(rx, ssrc);
+    if (!s && rx->nstreams == SRTP_GCM_MAX_RX_STREAMS)
+        return LG_EFULL;
+    srtp_gcm_rx_stream_t fresh = {.ssrc = ssrc};
+    srtp_gcm_rx_stream_t *st = s ? s : &fresh;
+    uint64_t index;
+    int32_t delta = estimate_index(st->index, seq, &index);
+    if (delta <= -(int32_t)rx->window || (delta <= 0 && seen(st, (uint32_t)-delta)))
+        return LG_EREPLAY;
+    uint8_t iv[SRTP_GCM_SALT_LEN];
+    make_iv(iv, rx->salt, ssrc, index);
+    size_t clen = *len - hdr - SRTP_GCM_TAG_LEN;
+    int n = 0;
+    if (EVP_DecryptInit_ex(rx->ctx, NULL, NULL, NULL, iv) != 1 ||
+        EVP_DecryptUpdate(rx->ctx, NULL, &n, buf, (int)hdr) != 1 ||
+        (clen > 0 && EVP_DecryptUpdate(rx->ctx, buf + hdr, &n, buf + hdr, (int)clen) != 1) ||
+        EVP_CIPHER_CTX_ctrl(rx->ctx, EVP_CTRL_GCM_SET_TAG, SRTP_GCM_TAG_LEN, buf + hdr + clen) != 1)
+        return LG_ECRYPTO;
+    if (EVP_DecryptFinal_ex(rx->ctx, buf + hdr + clen, &n) != 1)
+        return LG_EINTEGRITY;
+    if (!s) { /* authenticated: now it may take a place in the table */
+        s = &rx->streams[rx->nstreams];
+        *s = fresh;
+        rx->last = rx->nstreams++;
+    }
+    mark_seen(s, delta, index, rx->window);
+    *len = hdr + clen;
     return 0;
 }

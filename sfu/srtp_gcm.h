@@ -1,5 +1,5 @@
-/* SRTP AEAD_AES_128_GCM protection of outgoing RTP (RFC 7714) with one OpenSSL cipher context
- * per session, used by srtp_session for what the relay sends.
+/* SRTP AEAD_AES_128_GCM protection of outgoing RTP and unprotection of incoming RTP (RFC 7714)
+ * with one OpenSSL cipher context per direction, used by srtp_session.
  *
  * Why it exists: Debian's libsrtp2 is built against NSS, whose PK11_Encrypt creates and frees a
  * cipher context (calloc, free, three mutexes, a hash lookup) for every packet; that was 80 % of
@@ -22,9 +22,17 @@
  * returns LG_EFULL for any further SSRC, and the caller protects those with libsrtp instead (each
  * SSRC consistently goes one way, so its ROC never forks).
  *
+ * Receiving (srtp_gcm_rx_*): the same index estimate from the highest index authenticated so far,
+ * then libsrtp's replay rule: a packet ahead is new; one up to window - 1 behind is accepted once
+ * (a bitmap remembers which were seen); older ones and repeats are LG_EREPLAY. The tag is checked
+ * before the index is recorded; a new SSRC enters the table only once a packet of it authenticated
+ * (so forged packets cannot fill it). Past SRTP_GCM_MAX_RX_STREAMS SSRCs, LG_EFULL tells the caller
+ * to use libsrtp for that SSRC, as for sending.
+ *
  * Buffers: in place; the 16-byte tag is appended, so cap - *len >= 16 is required. Nothing
  * allocates per packet. One thread per instance. Errors: 0 or a negative LG_E* code; on error the
- * buffer is unchanged unless the code is LG_ECRYPTO.
+ * buffer is unchanged when protecting unless the code is LG_ECRYPTO, and unspecified when
+ * unprotecting.
  */
 #ifndef LG_SRTP_GCM_H
 #define LG_SRTP_GCM_H
@@ -32,10 +40,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SRTP_GCM_KEY_LEN     16
-#define SRTP_GCM_SALT_LEN    12
-#define SRTP_GCM_TAG_LEN     16
-#define SRTP_GCM_MAX_STREAMS 32
+#define SRTP_GCM_KEY_LEN        16
+#define SRTP_GCM_SALT_LEN       12
+#define SRTP_GCM_TAG_LEN        16
+#define SRTP_GCM_MAX_STREAMS    32
+#define SRTP_GCM_MAX_RX_STREAMS 8
+#define SRTP_GCM_MAX_WINDOW     1024 /* replay window bits kept per received SSRC */
 
 struct evp_cipher_ctx_st;
 
@@ -53,6 +63,21 @@ typedef struct {
     srtp_gcm_stream_t streams[SRTP_GCM_MAX_STREAMS];
 } srtp_gcm_tx_t;
 
+typedef struct {
+    uint32_t ssrc;
+    uint64_t index;                          /* highest index authenticated */
+    uint64_t seen[SRTP_GCM_MAX_WINDOW / 64]; /* bit k: index - k authenticated */
+} srtp_gcm_rx_stream_t;
+
+typedef struct {
+    struct evp_cipher_ctx_st *ctx; /* keyed with the session key; NULL: not initialised */
+    uint8_t salt[SRTP_GCM_SALT_LEN];
+    uint32_t window; /* 1..SRTP_GCM_MAX_WINDOW */
+    int nstreams;
+    int last;
+    srtp_gcm_rx_stream_t streams[SRTP_GCM_MAX_RX_STREAMS];
+} srtp_gcm_rx_t;
+
 /* Keys tx from a master key (16 bytes) and master salt (12 bytes). Returns 0, LG_EINVAL, LG_ENOMEM
  * or LG_ECRYPTO; on error tx holds nothing to free. */
 int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t *master_salt,
@@ -65,5 +90,18 @@ void srtp_gcm_tx_free(srtp_gcm_tx_t *tx);
  * LG_EINVAL, LG_EMALFORMED (header longer than the packet), LG_ENOSPC, LG_EREPLAY (older than the
  * window), LG_EFULL (a new SSRC and the stream table is full) or LG_ECRYPTO. */
 int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap);
+
+/* Keys rx from the peer's master key and salt; window 1..SRTP_GCM_MAX_WINDOW. Same returns as
+ * srtp_gcm_tx_init(). */
+int srtp_gcm_rx_init(srtp_gcm_rx_t *rx, const uint8_t *master_key, const uint8_t *master_salt,
+                     uint32_t window);
+
+/* Frees the cipher context and wipes the keys. Safe on a zeroed or already freed rx. */
+void srtp_gcm_rx_free(srtp_gcm_rx_t *rx);
+
+/* SRTP packet in buf[0..*len) -> RTP in place; *len shrinks by the tag. Returns 0, LG_EINVAL,
+ * LG_EMALFORMED (header or tag do not fit), LG_EREPLAY, LG_EINTEGRITY (tag mismatch), LG_EFULL
+ * (an SSRC the table has no room for: use libsrtp) or LG_ECRYPTO. */
+int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len);
 
 #endif

@@ -441,14 +441,119 @@ static void test_gcm_many_ssrcs(void **state)
     srtp_session_free(&b);
 }
 
+/* A raw libsrtp inbound context for the peer's key (k->remote). */
+static srtp_t libsrtp_receiver(const dtls_srtp_keys_t *k)
+{
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
+    uint8_t key[DTLS_SRTP_MAX_MASTER_LEN];
+    memcpy(key, k->remote, k->key_len + k->salt_len);
+    p.ssrc.type = ssrc_any_inbound;
+    p.key = key;
+    p.window_size = SRTP_SESSION_REPLAY_WINDOW;
+    srtp_t ctx = NULL;
+    assert_int_equal(srtp_create(&ctx, &p), srtp_err_status_ok);
+    return ctx;
+}
+
+/* Incoming RTP under GCM goes through sfu/srtp_gcm too: over a sequence wrap, reordering,
+ * duplicates, packets older than the window, forged and tampered packets, it must accept exactly
+ * what libsrtp accepts and give the same plaintext. */
+static void test_gcm_unprotect_matches_libsrtp(void **state)
+{
+    uint8_t k1[DTLS_SRTP_MAX_MASTER_LEN], k2[DTLS_SRTP_MAX_MASTER_LEN];
+    for (size_t i = 0; i < sizeof k1; i++) {
+        k1[i] = (uint8_t)(i * 11 + 2);
+        k2[i] = (uint8_t)(i * 17 + 9);
+    }
+    dtls_srtp_keys_t ks = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k1, k2); /* the peer's sender */
+    dtls_srtp_keys_t kr = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k2, k1); /* our receiving end */
+    srtp_t sender = libsrtp_sender(&ks), ref = libsrtp_receiver(&kr);
+    srtp_session_t s;
+    assert_int_equal(srtp_session_init(&s, &kr), 0);
+    static const struct {
+        int ssrc;
+        uint16_t seq;
+        int tamper; /* 0 none, 1 flip a payload byte, 2 replay the previous packet as is */
+    } plan[] = {{0, 65530, 0}, {0, 65533, 0}, {0, 65531, 0}, {0, 65531, 0}, {0, 65535, 0},
+                {0, 2, 0},     {0, 0, 0},     {0, 1, 1},     {0, 1, 0},     {0, 1, 0},
+                {1, 0, 0},     {1, 0, 0},     {1, 5, 1},     {1, 5, 0},     {0, 3, 2},
+                {0, 64000, 0}, {0, 3000, 0},  {0, 1500, 0},  {0, 1976, 0},  {0, 1977, 0},
+                {0, 1977, 0},  {0, 40000, 0}, {0, 3001, 0},  {2, 700, 0},   {2, 699, 0}};
+    static const uint32_t ssrcs[] = {0xa1a2a3a4, 0xb1b2b3b4, 0xc1c2c3c4};
+    uint8_t prev[BUF];
+    int prev_len = 0;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        uint8_t clear[BUF], a[BUF], b[BUF];
+        size_t n = make_rtp(clear, plan[i].seq, ssrcs[plan[i].ssrc], 30 + i * 11);
+        int len = (int)n;
+        memcpy(a, clear, n);
+        if (plan[i].tamper == 2) {
+            memcpy(a, prev, (size_t)prev_len);
+            len = prev_len;
+        } else if (srtp_protect(sender, a, &len) != srtp_err_status_ok) {
+            continue; /* too old for the sender itself */
+        }
+        if (plan[i].tamper == 1)
+            a[len - 20] ^= 0x40;
+        memcpy(prev, a, (size_t)len);
+        prev_len = len;
+        memcpy(b, a, (size_t)len);
+        size_t la = (size_t)len;
+        int lb = len;
+        int rc = srtp_session_unprotect_rtp(&s, a, &la);
+        srtp_err_status_t st = srtp_unprotect(ref, b, &lb);
+        print_message("packet %zu: libsrtp %d, ours %s\n", i, (int)st, rc ? lg_errname(rc) : "ok");
+        if (st == srtp_err_status_ok) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(la, (size_t)lb);
+            assert_memory_equal(a, b, la);
+        } else if (st == srtp_err_status_auth_fail) {
+            assert_int_equal(rc, LG_EINTEGRITY);
+        } else {
+            assert_int_equal(rc, LG_EREPLAY);
+        }
+    }
+    /* sent in order, received newest first: 1023 behind is the edge of the window, 1100 beyond */
+    static const uint16_t late[] = {6100, 5077, 5000};
+    uint8_t pk[3][BUF];
+    int pl[3];
+    for (int i = 2; i >= 0; i--) {
+        pl[i] = (int)make_rtp(pk[i], late[i], ssrcs[0], 40);
+        assert_int_equal(srtp_protect(sender, pk[i], &pl[i]), srtp_err_status_ok);
+    }
+    for (int i = 0; i < 3; i++) {
+        uint8_t a[BUF], b[BUF];
+        memcpy(a, pk[i], (size_t)pl[i]);
+        memcpy(b, pk[i], (size_t)pl[i]);
+        size_t la = (size_t)pl[i];
+        int lb = pl[i];
+        int rc = srtp_session_unprotect_rtp(&s, a, &la);
+        srtp_err_status_t st = srtp_unprotect(ref, b, &lb);
+        assert_int_equal(st, i < 2 ? srtp_err_status_ok : srtp_err_status_replay_old);
+        assert_int_equal(rc, i < 2 ? 0 : LG_EREPLAY);
+    }
+    srtp_dealloc(sender);
+    srtp_dealloc(ref);
+    srtp_session_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kat_aes_cm),          cmocka_unit_test(test_kat_gcm),
-        cmocka_unit_test(test_round_trip_gcm),      cmocka_unit_test(test_round_trip_aes_cm),
-        cmocka_unit_test(test_attacks_gcm),         cmocka_unit_test(test_attacks_aes_cm),
-        cmocka_unit_test(test_repeat_tx),           cmocka_unit_test(test_bad_params),
-        cmocka_unit_test(test_gcm_matches_libsrtp), cmocka_unit_test(test_gcm_many_ssrcs),
+        cmocka_unit_test(test_kat_aes_cm),
+        cmocka_unit_test(test_kat_gcm),
+        cmocka_unit_test(test_round_trip_gcm),
+        cmocka_unit_test(test_round_trip_aes_cm),
+        cmocka_unit_test(test_attacks_gcm),
+        cmocka_unit_test(test_attacks_aes_cm),
+        cmocka_unit_test(test_repeat_tx),
+        cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_gcm_matches_libsrtp),
+        cmocka_unit_test(test_gcm_many_ssrcs),
+        cmocka_unit_test(test_gcm_unprotect_matches_libsrtp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
