@@ -166,11 +166,61 @@ static int mapped_id(const uint8_t id_map[16], rtp_ext_form_t form, uint8_t id)
     return to;
 }
 
+/* rtp_ext_rewrite_copy() for the one-byte form (what browsers send), walking the bytes directly:
+ * the same elements, stops and errors as rtp_ext_next(), without its per-element call. */
+static int rewrite_one_byte(uint8_t *p, const rtp_packet_t *src, const uint8_t id_map[16],
+                            uint8_t stamp_id, uint16_t stamp)
+{
+    const uint8_t *e = src->ext;
+    size_t n = src->ext_len, pos = 0;
+    while (pos < n) { /* pass 1: validate, so that a failure writes nothing */
+        uint8_t b = e[pos];
+        if (b == 0) {
+            pos++;
+            continue;
+        }
+        uint8_t id = b >> 4;
+        if (id == 0 || id == 15)
+            break;
+        size_t data_len = (size_t)(b & 0x0f) + 1;
+        if (data_len > n - pos - 1)
+            return LG_EMALFORMED;
+        if (id_map[id] > 14)
+            return LG_EINVAL;
+        pos += 1 + data_len;
+    }
+    size_t end = pos;
+    uint8_t *out = p + (size_t)(e - src->data);
+    bool stamped = false;
+    for (pos = 0; pos < end;) { /* pass 2: rewrite; a blanked element becomes padding */
+        uint8_t b = e[pos];
+        if (b == 0) {
+            pos++;
+            continue;
+        }
+        size_t data_len = (size_t)(b & 0x0f) + 1;
+        uint8_t to = id_map[b >> 4];
+        if (to == 0) {
+            memset(out + pos, 0, 1 + data_len);
+        } else {
+            out[pos] = (uint8_t)(to << 4 | (b & 0x0f));
+            if (to == stamp_id && !stamped && data_len == 2) {
+                wire_put_u16(out + pos + 1, stamp);
+                stamped = true;
+            }
+        }
+        pos += 1 + data_len;
+    }
+    return stamped ? 1 : 0;
+}
+
 int rtp_ext_rewrite_copy(uint8_t *p, const rtp_packet_t *src, const uint8_t id_map[16],
                          uint8_t stamp_id, uint16_t stamp)
 {
     if (!p || !src || !id_map)
         return LG_EINVAL;
+    if (src->ext_form == RTP_EXT_FORM_ONE_BYTE)
+        return rewrite_one_byte(p, src, id_map, stamp_id, stamp);
     rtp_ext_iter_t it;
     rtp_ext_t e;
     int rc;
