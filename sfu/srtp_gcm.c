@@ -214,34 +214,32 @@ static srtp_gcm_rx_stream_t *rx_stream(srtp_gcm_rx_t *rx, uint32_t ssrc)
     return NULL;
 }
 
-static bool seen(const srtp_gcm_rx_stream_t *s, uint32_t k)
+/* The replay bitmap is indexed by packet index mod SRTP_GCM_MAX_WINDOW: index i's bit is valid
+ * while i is within the window below the highest index; moving ahead clears the bits it passes. */
+static bool seen(const srtp_gcm_rx_stream_t *s, uint64_t index)
 {
-    return (s->seen[k / 64] >> (k % 64)) & 1;
+    uint32_t bit = (uint32_t)(index % SRTP_GCM_MAX_WINDOW);
+    return (s->seen[bit / 64] >> (bit % 64)) & 1;
 }
 
-/* Records index (delta ahead of the highest, or -delta behind it) as authenticated. */
-static void mark_seen(srtp_gcm_rx_stream_t *s, int32_t delta, uint64_t index, uint32_t window)
+static void set_bit(srtp_gcm_rx_stream_t *s, uint64_t index, bool on)
 {
-    const uint32_t words = SRTP_GCM_MAX_WINDOW / 64;
-    if (delta > 0) {
-        uint32_t shift = (uint32_t)delta;
-        if (shift >= window) {
-            memset(s->seen, 0, sizeof s->seen);
-        } else {
-            uint32_t w = shift / 64, b = shift % 64;
-            for (uint32_t i = words; i-- > 0;) {
-                uint64_t v = i >= w ? s->seen[i - w] << b : 0;
-                if (b && i >= w + 1)
-                    v |= s->seen[i - w - 1] >> (64 - b);
-                s->seen[i] = v;
-            }
-        }
+    uint32_t bit = (uint32_t)(index % SRTP_GCM_MAX_WINDOW);
+    uint64_t mask = (uint64_t)1 << (bit % 64);
+    s->seen[bit / 64] = on ? s->seen[bit / 64] | mask : s->seen[bit / 64] & ~mask;
+}
+
+/* Records index (delta ahead of the highest if delta > 0) as authenticated. */
+static void mark_seen(srtp_gcm_rx_stream_t *s, int32_t delta, uint64_t index)
+{
+    if (delta >= SRTP_GCM_MAX_WINDOW)
+        memset(s->seen, 0, sizeof s->seen);
+    else
+        for (int32_t i = 1; i < delta; i++)
+            set_bit(s, s->index + (uint64_t)i, false);
+    if (delta > 0)
         s->index = index;
-        s->seen[0] |= 1;
-    } else {
-        uint32_t k = (uint32_t)-delta;
-        s->seen[k / 64] |= (uint64_t)1 << (k % 64);
-    }
+    set_bit(s, index, true);
 }
 
 int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
@@ -262,7 +260,7 @@ int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
     srtp_gcm_rx_stream_t *st = s ? s : &fresh;
     uint64_t index;
     int32_t delta = estimate_index(st->index, seq, &index);
-    if (delta <= -(int32_t)rx->window || (delta <= 0 && seen(st, (uint32_t)-delta)))
+    if (delta <= -(int32_t)rx->window || (delta <= 0 && seen(st, index)))
         return LG_EREPLAY;
     uint8_t iv[SRTP_GCM_SALT_LEN];
     make_iv(iv, rx->salt, ssrc, index);
@@ -280,7 +278,7 @@ int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
         *s = fresh;
         rx->last = rx->nstreams++;
     }
-    mark_seen(s, delta, index, rx->window);
+    mark_seen(s, delta, index);
     *len = hdr + clen;
     return 0;
 }

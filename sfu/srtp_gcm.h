@@ -66,7 +66,7 @@ typedef struct {
 typedef struct {
     uint32_t ssrc;
     uint64_t index;                          /* highest index authenticated */
-    uint64_t seen[SRTP_GCM_MAX_WINDOW / 64]; /* bit k: index - k authenticated */
+    uint64_t seen[SRTP_GCM_MAX_WINDOW / 64]; /* bit i mod window: index i authenticated */
 } srtp_gcm_rx_stream_t;
 
 typedef struct {

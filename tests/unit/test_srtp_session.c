@@ -540,6 +540,63 @@ static void test_gcm_unprotect_matches_libsrtp(void **state)
     srtp_session_free(&s);
 }
 
+/* Thousands of packets across a sequence wrap, delivered reordered (up to ~1500 late), duplicated
+ * and dropped: srtp_gcm's replay window accepts exactly what libsrtp's accepts. */
+static void test_gcm_replay_window_random(void **state)
+{
+    enum { N = 6000 };
+    uint8_t k1[DTLS_SRTP_MAX_MASTER_LEN], k2[DTLS_SRTP_MAX_MASTER_LEN];
+    for (size_t i = 0; i < sizeof k1; i++) {
+        k1[i] = (uint8_t)(i * 5 + 1);
+        k2[i] = (uint8_t)(i * 3 + 7);
+    }
+    dtls_srtp_keys_t ks = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k1, k2);
+    dtls_srtp_keys_t kr = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k2, k1);
+    srtp_t sender = libsrtp_sender(&ks), ref = libsrtp_receiver(&kr);
+    srtp_session_t s;
+    assert_int_equal(srtp_session_init(&s, &kr), 0);
+    static uint8_t pkts[N][64];
+    static int lens[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = (int)make_rtp(pkts[i], (uint16_t)(62000 + i), 0x5eed, 8);
+        assert_int_equal(srtp_protect(sender, pkts[i], &lens[i]), srtp_err_status_ok);
+    }
+    uint32_t x = 99;
+    int accepted = 0, refused = 0, late = 0;
+    for (int step = 0; step < 2 * N; step++) {
+        x = x * 1103515245 + 12345;
+        int base = step / 2, roll = (int)((x >> 8) % 100), back = (int)((x >> 12) % 1500);
+        if (step % 2 == 0 && roll < 15)
+            continue; /* dropped for now: may come late, within the window or beyond it */
+        if (step % 2 == 1 && roll < 50)
+            back = 0; /* a duplicate */
+        int i = step % 2 == 0 || base - back < 0 ? base : base - back;
+        uint8_t a[64], b[64];
+        memcpy(a, pkts[i], (size_t)lens[i]);
+        memcpy(b, pkts[i], (size_t)lens[i]);
+        size_t la = (size_t)lens[i];
+        int lb = lens[i];
+        int rc = srtp_session_unprotect_rtp(&s, a, &la);
+        srtp_err_status_t st = srtp_unprotect(ref, b, &lb);
+        if (st == srtp_err_status_ok) {
+            accepted++;
+            late += i < base;
+            assert_int_equal(rc, 0);
+            assert_memory_equal(a, b, la);
+        } else {
+            refused++;
+            if (rc != LG_EREPLAY)
+                fail_msg("step %d packet %d: libsrtp %d, ours %s", step, i, (int)st,
+                         lg_errname(rc));
+        }
+    }
+    print_message("accepted %d (%d late), refused %d\n", accepted, late, refused);
+    assert_true(accepted > N / 2 && refused > N / 4 && late > 50);
+    srtp_dealloc(sender);
+    srtp_dealloc(ref);
+    srtp_session_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_gcm_matches_libsrtp),
         cmocka_unit_test(test_gcm_many_ssrcs),
         cmocka_unit_test(test_gcm_unprotect_matches_libsrtp),
+        cmocka_unit_test(test_gcm_replay_window_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
