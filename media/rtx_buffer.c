@@ -194,8 +194,8 @@ static uint32_t size_for(const rtxbuf_t *b, uint64_t age_ms)
 }
 
 /* Before writing len bytes: grows the ring if the write would overwrite a part written less than
- * max_age_ms ago, shrinks it if it goes back to the start and that was long ago; then wraps to
- * offset 0 if the packet does not fit at the end. */
+ * max_age_ms ago, shrinks it if that part was written more than 1.5 x max_age_ms ago; then wraps
+ * to offset 0 if the packet does not fit at the end. */
 static void make_room(rtxbuf_t *b, size_t len, uint64_t now_ms)
 {
     uint32_t at = b->wpos + len > b->size ? 0 : b->wpos, first, last;
@@ -208,7 +208,7 @@ static void make_room(rtxbuf_t *b, size_t len, uint64_t now_ms)
         uint64_t age = now_ms > youngest ? now_ms - youngest : 0;
         uint32_t want = size_for(b, age);
         if ((age < b->max_age_ms && want > b->size) ||
-            (at == 0 && age > 3 * (uint64_t)b->max_age_ms && want < b->size))
+            (2 * age > 3 * (uint64_t)b->max_age_ms && want < b->size))
             resize(b, want, now_ms);
     }
     if (b->wpos + len > b->size) {
