@@ -15,10 +15,11 @@
  * 1.25 x max_age_ms at the rate that age shows; when that part was entered more than
  * 1.5 x max_age_ms ago, it shrinks the same way (a key-frame burst, or a relay that fell behind and
  * caught up, shows a high rate for a moment; this gives the memory back). Never below
- * RTXBUF_MIN_BYTES nor above capacity x RTXBUF_MTU. A resize allocates the new ring, moves the
- * live packets into it (none is lost) and frees the old one: a few times while a stream ramps up,
- * then only when its rate leaves that band; never per packet. A packet can be overwritten up to
- * 1/RTXBUF_SEGMENTS of the ring's span before max_age_ms (then a NACK for it is not answered).
+ * RTXBUF_MIN_BYTES nor above capacity x RTXBUF_MTU. A resize maps the new ring (mmap, so a ring
+ * given up goes back to the system), moves the live packets into it (none is lost) and unmaps the
+ * old one: a few times while a stream ramps up, then only when its rate leaves that band; never
+ * per packet. A packet can be overwritten up to 1/RTXBUF_SEGMENTS of the ring's span before
+ * max_age_ms (then a NACK for it is not answered).
  *
  * Ownership: the caller owns rtxbuf_t and must call rtxbuf_free(). Views returned by the lookups
  * point into the buffer and stay valid until the next rtxbuf_put()/rtxbuf_clear()/rtxbuf_free().
