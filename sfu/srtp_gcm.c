@@ -2,6 +2,7 @@
 #include "sfu/srtp_gcm.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -30,20 +31,28 @@ static int kdf(const uint8_t *master_key, const uint8_t *master_salt, uint8_t la
     return ok ? 0 : LG_ECRYPTO;
 }
 
-/* Derives the session key and salt and keys a new GCM context for encrypting or decrypting. */
-static int keyed_ctx(const uint8_t *master_key, const uint8_t *master_salt, int enc,
-                     EVP_CIPHER_CTX **ctx, uint8_t salt[SRTP_GCM_SALT_LEN])
+/* Derives the session key and salt. */
+static int derive(const uint8_t *master_key, const uint8_t *master_salt,
+                  uint8_t key[SRTP_GCM_KEY_LEN], uint8_t salt[SRTP_GCM_SALT_LEN])
 {
-    uint8_t key[SRTP_GCM_KEY_LEN];
-    int rc = kdf(master_key, master_salt, 0x00, key, sizeof key);
-    if (rc == 0)
-        rc = kdf(master_key, master_salt, 0x02, salt, SRTP_GCM_SALT_LEN);
-    if (rc == 0 && (*ctx = EVP_CIPHER_CTX_new()) == NULL)
-        rc = LG_ENOMEM;
-    if (rc == 0 && EVP_CipherInit_ex(*ctx, EVP_aes_128_gcm(), NULL, key, NULL, enc) != 1)
-        rc = LG_ECRYPTO;
-    OPENSSL_cleanse(key, sizeof key);
-    return rc;
+    int rc = kdf(master_key, master_salt, 0x00, key, SRTP_GCM_KEY_LEN);
+    return rc == 0 ? kdf(master_key, master_salt, 0x02, salt, SRTP_GCM_SALT_LEN) : rc;
+}
+
+/* The first packet's cipher context, keyed for encrypting or decrypting (once). */
+static int start(const uint8_t key[SRTP_GCM_KEY_LEN], int enc, EVP_CIPHER_CTX **ctx)
+{
+    if (*ctx)
+        return 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c)
+        return LG_ENOMEM;
+    if (EVP_CipherInit_ex(c, EVP_aes_128_gcm(), NULL, key, NULL, enc) != 1) {
+        EVP_CIPHER_CTX_free(c);
+        return LG_ECRYPTO;
+    }
+    *ctx = c;
+    return 0;
 }
 
 int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t *master_salt,
@@ -54,13 +63,23 @@ int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t
     memset(tx, 0, sizeof *tx);
     if (!master_key || !master_salt || window == 0)
         return LG_EINVAL;
-    int rc = keyed_ctx(master_key, master_salt, 1, &tx->ctx, tx->salt);
+    int rc = derive(master_key, master_salt, tx->key, tx->salt);
     if (rc != 0) {
         srtp_gcm_tx_free(tx);
         return rc;
     }
     tx->window = window;
+    tx->keyed = true;
     return 0;
+}
+
+void srtp_gcm_tx_free(srtp_gcm_tx_t *tx)
+{
+    if (!tx)
+        return;
+    EVP_CIPHER_CTX_free(tx->ctx);
+    free(tx->streams);
+    OPENSSL_cleanse(tx, sizeof *tx);
 }
 
 int srtp_gcm_rx_init(srtp_gcm_rx_t *rx, const uint8_t *master_key, const uint8_t *master_salt,
@@ -71,12 +90,13 @@ int srtp_gcm_rx_init(srtp_gcm_rx_t *rx, const uint8_t *master_key, const uint8_t
     memset(rx, 0, sizeof *rx);
     if (!master_key || !master_salt || window == 0 || window > SRTP_GCM_MAX_WINDOW)
         return LG_EINVAL;
-    int rc = keyed_ctx(master_key, master_salt, 0, &rx->ctx, rx->salt);
+    int rc = derive(master_key, master_salt, rx->key, rx->salt);
     if (rc != 0) {
         srtp_gcm_rx_free(rx);
         return rc;
     }
     rx->window = window;
+    rx->keyed = true;
     return 0;
 }
 
@@ -85,15 +105,8 @@ void srtp_gcm_rx_free(srtp_gcm_rx_t *rx)
     if (!rx)
         return;
     EVP_CIPHER_CTX_free(rx->ctx);
+    free(rx->streams);
     OPENSSL_cleanse(rx, sizeof *rx);
-}
-
-void srtp_gcm_tx_free(srtp_gcm_tx_t *tx)
-{
-    if (!tx)
-        return;
-    EVP_CIPHER_CTX_free(tx->ctx);
-    OPENSSL_cleanse(tx, sizeof *tx);
 }
 
 /* The stream of ssrc, created on first sight; NULL when the table is full. */
@@ -166,7 +179,7 @@ static void make_iv(uint8_t iv[SRTP_GCM_SALT_LEN], const uint8_t salt[SRTP_GCM_S
 
 int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap)
 {
-    if (!tx || !tx->ctx || !buf || !len || *len > cap)
+    if (!tx || !tx->keyed || !buf || !len || *len > cap)
         return LG_EINVAL;
     if (*len < RTP_HEADER_MIN)
         return LG_EMALFORMED;
@@ -175,6 +188,13 @@ int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap
     size_t hdr = header_len(buf, *len);
     if (hdr == 0)
         return LG_EMALFORMED;
+    if (!tx->streams) { /* the first packet */
+        int rc = start(tx->key, 1, &tx->ctx);
+        if (rc != 0)
+            return rc;
+        if ((tx->streams = calloc(SRTP_GCM_MAX_STREAMS, sizeof *tx->streams)) == NULL)
+            return LG_ENOMEM;
+    }
     uint32_t ssrc = wire_get_u32(buf + 8);
     uint16_t seq = wire_get_u16(buf + 2);
     srtp_gcm_stream_t *s = stream_of(tx, ssrc);
@@ -244,13 +264,20 @@ static void mark_seen(srtp_gcm_rx_stream_t *s, int32_t delta, uint64_t index)
 
 int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
 {
-    if (!rx || !rx->ctx || !buf || !len)
+    if (!rx || !rx->keyed || !buf || !len)
         return LG_EINVAL;
     if (*len < RTP_HEADER_MIN)
         return LG_EMALFORMED;
     size_t hdr = header_len(buf, *len);
     if (hdr == 0 || *len - hdr < SRTP_GCM_TAG_LEN)
         return LG_EMALFORMED;
+    if (!rx->streams) { /* the first packet */
+        int rc = start(rx->key, 0, &rx->ctx);
+        if (rc != 0)
+            return rc;
+        if ((rx->streams = calloc(SRTP_GCM_MAX_RX_STREAMS, sizeof *rx->streams)) == NULL)
+            return LG_ENOMEM;
+    }
     uint32_t ssrc = wire_get_u32(buf + 8);
     uint16_t seq = wire_get_u16(buf + 2);
     srtp_gcm_rx_stream_t *s = rx_stream(rx, ssrc);

@@ -11,7 +11,10 @@
  * --------
  * srtp_gcm_tx_init() derives the SRTP session key and salt from the master key and salt with the
  * AES-CM key derivation of RFC 3711 section 4.3 (label 0x00 and 0x02, key derivation rate 0), as
- * RFC 7714 section 11 prescribes, and allocates the cipher context. srtp_gcm_tx_free() releases it.
+ * RFC 7714 section 11 prescribes. The cipher context (~1.2 KB) and the stream table are allocated
+ * by the first packet (once; a direction a transport never uses costs nothing: subscribe legs
+ * receive no RTP, publish legs send none); if that allocation fails the packet is refused
+ * (LG_ENOMEM) and the next one tries again. srtp_gcm_tx_free() releases everything.
  *
  * Per SSRC the sender keeps its highest packet index (ROC << 16 | SEQ). A packet's index is
  * estimated from it exactly as libsrtp does (RFC 3711 appendix A; indexes below 2^15 are taken as
@@ -37,6 +40,7 @@
 #ifndef LG_SRTP_GCM_H
 #define LG_SRTP_GCM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,12 +59,14 @@ typedef struct {
 } srtp_gcm_stream_t;
 
 typedef struct {
-    struct evp_cipher_ctx_st *ctx; /* keyed with the session key; NULL: not initialised */
+    bool keyed; /* key and salt derived */
+    uint8_t key[SRTP_GCM_KEY_LEN];
     uint8_t salt[SRTP_GCM_SALT_LEN];
-    uint32_t window; /* packets behind the highest index still protected */
+    uint32_t window;               /* packets behind the highest index still protected */
+    struct evp_cipher_ctx_st *ctx; /* from the first packet on */
+    srtp_gcm_stream_t *streams;    /* SRTP_GCM_MAX_STREAMS, from the first packet on */
     int nstreams;
     int last; /* stream of the previous packet: consecutive packets often share it */
-    srtp_gcm_stream_t streams[SRTP_GCM_MAX_STREAMS];
 } srtp_gcm_tx_t;
 
 typedef struct {
@@ -70,12 +76,14 @@ typedef struct {
 } srtp_gcm_rx_stream_t;
 
 typedef struct {
-    struct evp_cipher_ctx_st *ctx; /* keyed with the session key; NULL: not initialised */
+    bool keyed;
+    uint8_t key[SRTP_GCM_KEY_LEN];
     uint8_t salt[SRTP_GCM_SALT_LEN];
-    uint32_t window; /* 1..SRTP_GCM_MAX_WINDOW */
+    uint32_t window;               /* 1..SRTP_GCM_MAX_WINDOW */
+    struct evp_cipher_ctx_st *ctx; /* from the first packet on */
+    srtp_gcm_rx_stream_t *streams; /* SRTP_GCM_MAX_RX_STREAMS, from the first packet on */
     int nstreams;
     int last;
-    srtp_gcm_rx_stream_t streams[SRTP_GCM_MAX_RX_STREAMS];
 } srtp_gcm_rx_t;
 
 /* Keys tx from a master key (16 bytes) and master salt (12 bytes). Returns 0, LG_EINVAL, LG_ENOMEM
@@ -88,7 +96,7 @@ void srtp_gcm_tx_free(srtp_gcm_tx_t *tx);
 
 /* RTP packet in buf[0..*len) -> SRTP in place; *len grows by SRTP_GCM_TAG_LEN. Returns 0,
  * LG_EINVAL, LG_EMALFORMED (header longer than the packet), LG_ENOSPC, LG_EREPLAY (older than the
- * window), LG_EFULL (a new SSRC and the stream table is full) or LG_ECRYPTO. */
+ * window), LG_EFULL (a new SSRC and the stream table is full), LG_ENOMEM or LG_ECRYPTO. */
 int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap);
 
 /* Keys rx from the peer's master key and salt; window 1..SRTP_GCM_MAX_WINDOW. Same returns as
@@ -100,6 +108,7 @@ int srtp_gcm_rx_init(srtp_gcm_rx_t *rx, const uint8_t *master_key, const uint8_t
 void srtp_gcm_rx_free(srtp_gcm_rx_t *rx);
 
 /* SRTP packet in buf[0..*len) -> RTP in place; *len shrinks by the tag. Returns 0, LG_EINVAL,
+ * LG_ENOMEM,
  * LG_EMALFORMED (header or tag do not fit), LG_EREPLAY, LG_EINTEGRITY (tag mismatch), LG_EFULL
  * (an SSRC the table has no room for: use libsrtp) or LG_ECRYPTO. */
 int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len);

@@ -149,7 +149,7 @@ int srtp_session_protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_
         check(s ? s->outbound : NULL, buf, len, cap, SRTP_SESSION_MAX_OVERHEAD, RTP_HEADER_MIN);
     if (rc != 0)
         return rc;
-    if (s->gcm_tx.ctx) {
+    if (s->gcm_tx.keyed) {
         rc = srtp_gcm_tx_protect(&s->gcm_tx, buf, len, cap);
         if (rc != LG_EFULL)
             return rc; /* else an SSRC past srtp_gcm's table: libsrtp protects it, always */
@@ -166,7 +166,7 @@ int srtp_session_unprotect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len)
     int rc = check(s ? s->inbound : NULL, buf, len, len ? *len : 0, 0, RTP_HEADER_MIN);
     if (rc != 0)
         return rc;
-    if (s->gcm_rx.ctx) {
+    if (s->gcm_rx.keyed) {
         rc = srtp_gcm_rx_unprotect(&s->gcm_rx, buf, len);
         if (rc != LG_EFULL)
             return rc; /* else an SSRC past srtp_gcm's table: libsrtp, always */

@@ -422,6 +422,9 @@ static void test_gcm_many_ssrcs(void **state)
 {
     srtp_session_t a, b;
     make_pair(DTLS_SRTP_AEAD_AES_128_GCM, &a, &b);
+    /* a direction allocates its cipher context with its first packet, not before */
+    assert_null(a.gcm_tx.ctx);
+    assert_null(b.gcm_rx.ctx);
     for (int round = 0; round < 3; round++)
         for (uint32_t i = 0; i < SRTP_GCM_MAX_STREAMS + 8; i++) {
             uint8_t pkt[BUF], orig[BUF];
@@ -432,6 +435,10 @@ static void test_gcm_many_ssrcs(void **state)
             assert_int_equal(len, n);
             assert_memory_equal(pkt, orig, n);
         }
+    assert_non_null(a.gcm_tx.ctx);
+    assert_non_null(b.gcm_rx.ctx);
+    assert_null(a.gcm_rx.ctx); /* a only sent */
+    assert_null(b.gcm_tx.ctx);
     /* a header that claims more than the packet holds */
     uint8_t pkt[BUF];
     size_t len = make_rtp(pkt, 1, 0x1000, 0);
