@@ -116,6 +116,14 @@ int rtp_set_marker(uint8_t *p, size_t len, bool marker);
  * LG_EINVAL (bad map), LG_ETRUNC or LG_EMALFORMED. */
 int rtp_ext_rewrite_ids(uint8_t *p, size_t len, const uint8_t id_map[16]);
 
+/* rtp_ext_rewrite_ids() for p, a byte copy of the already parsed packet src (the forwarding path:
+ * one parse per received packet, not one per subscriber), and in the same walk stamps `stamp` into
+ * the first 2-byte element whose new id is stamp_id (0: none), e.g. a leg's transport-wide
+ * sequence number. Only src is read and only p written. Returns 1 when it stamped, 0 when not,
+ * or LG_EINVAL (bad map; nothing written), LG_EMALFORMED (nothing written). */
+int rtp_ext_rewrite_copy(uint8_t *p, const rtp_packet_t *src, const uint8_t id_map[16],
+                         uint8_t stamp_id, uint16_t stamp);
+
 /* Overwrites the value of an existing element in place (the SFU stamps its own transport-wide
  * sequence and send time per leg). Returns 0, LG_ENOTFOUND, LG_EMALFORMED (wrong element size)
  * or a parse error. */

@@ -166,6 +166,93 @@ static int mapped_id(const uint8_t id_map[16], rtp_ext_form_t form, uint8_t id)
     return to;
 }
 
+/* rtp_ext_rewrite_copy() for the one-byte form (what browsers send), walking the bytes directly:
+ * the same elements, stops and errors as rtp_ext_next(), without its per-element call. */
+static int rewrite_one_byte(uint8_t *p, const rtp_packet_t *src, const uint8_t id_map[16],
+                            uint8_t stamp_id, uint16_t stamp)
+{
+    const uint8_t *e = src->ext;
+    size_t n = src->ext_len, pos = 0;
+    while (pos < n) { /* pass 1: validate, so that a failure writes nothing */
+        uint8_t b = e[pos];
+        if (b == 0) {
+            pos++;
+            continue;
+        }
+        uint8_t id = b >> 4;
+        if (id == 0 || id == 15)
+            break;
+        size_t data_len = (size_t)(b & 0x0f) + 1;
+        if (data_len > n - pos - 1)
+            return LG_EMALFORMED;
+        if (id_map[id] > 14)
+            return LG_EINVAL;
+        pos += 1 + data_len;
+    }
+    size_t end = pos;
+    uint8_t *out = p + (size_t)(e - src->data);
+    bool stamped = false;
+    for (pos = 0; pos < end;) { /* pass 2: rewrite; a blanked element becomes padding */
+        uint8_t b = e[pos];
+        if (b == 0) {
+            pos++;
+            continue;
+        }
+        size_t data_len = (size_t)(b & 0x0f) + 1;
+        uint8_t to = id_map[b >> 4];
+        if (to == 0) {
+            memset(out + pos, 0, 1 + data_len);
+        } else {
+            out[pos] = (uint8_t)(to << 4 | (b & 0x0f));
+            if (to == stamp_id && !stamped && data_len == 2) {
+                wire_put_u16(out + pos + 1, stamp);
+                stamped = true;
+            }
+        }
+        pos += 1 + data_len;
+    }
+    return stamped ? 1 : 0;
+}
+
+int rtp_ext_rewrite_copy(uint8_t *p, const rtp_packet_t *src, const uint8_t id_map[16],
+                         uint8_t stamp_id, uint16_t stamp)
+{
+    if (!p || !src || !id_map)
+        return LG_EINVAL;
+    if (src->ext_form == RTP_EXT_FORM_ONE_BYTE)
+        return rewrite_one_byte(p, src, id_map, stamp_id, stamp);
+    rtp_ext_iter_t it;
+    rtp_ext_t e;
+    int rc;
+    /* Pass 1: validate layout and map so that a failure leaves the packet untouched. */
+    rtp_ext_iter_init(&it, src);
+    while ((rc = rtp_ext_next(&it, &e)) == 1)
+        if (mapped_id(id_map, it.form, e.id) < 0)
+            return LG_EINVAL;
+    if (rc < 0)
+        return rc;
+    /* Pass 2: rewrite. Blanked elements become zero (padding) bytes, which the walk skips. */
+    size_t hdr = elem_header_size(src->ext_form);
+    bool stamped = false;
+    rtp_ext_iter_init(&it, src);
+    while (rtp_ext_next(&it, &e) == 1) {
+        size_t off = (size_t)(e.data - src->data);
+        uint8_t *at = p + off - hdr;
+        int to = mapped_id(id_map, it.form, e.id);
+        if (to == 0)
+            memset(at, 0, hdr + e.len);
+        else if (it.form == RTP_EXT_FORM_ONE_BYTE)
+            at[0] = (uint8_t)(to << 4 | (at[0] & 0x0f));
+        else
+            at[0] = (uint8_t)to;
+        if (to != 0 && to == stamp_id && !stamped && e.len == 2) {
+            wire_put_u16(p + off, stamp);
+            stamped = true;
+        }
+    }
+    return stamped ? 1 : 0;
+}
+
 int rtp_ext_rewrite_ids(uint8_t *p, size_t len, const uint8_t id_map[16])
 {
     if (!p || !id_map)
@@ -174,29 +261,8 @@ int rtp_ext_rewrite_ids(uint8_t *p, size_t len, const uint8_t id_map[16])
     int rc = rtp_parse(p, len, &pkt);
     if (rc < 0)
         return rc;
-    rtp_ext_iter_t it;
-    rtp_ext_t e;
-    /* Pass 1: validate layout and map so that a failure leaves the packet untouched. */
-    rtp_ext_iter_init(&it, &pkt);
-    while ((rc = rtp_ext_next(&it, &e)) == 1)
-        if (mapped_id(id_map, it.form, e.id) < 0)
-            return LG_EINVAL;
-    if (rc < 0)
-        return rc;
-    /* Pass 2: rewrite. Blanked elements become zero (padding) bytes, which the walk skips. */
-    size_t hdr = elem_header_size(pkt.ext_form);
-    rtp_ext_iter_init(&it, &pkt);
-    while (rtp_ext_next(&it, &e) == 1) {
-        uint8_t *at = p + (size_t)(e.data - p) - hdr;
-        int to = mapped_id(id_map, it.form, e.id);
-        if (to == 0)
-            memset(at, 0, hdr + e.len);
-        else if (it.form == RTP_EXT_FORM_ONE_BYTE)
-            at[0] = (uint8_t)(to << 4 | (at[0] & 0x0f));
-        else
-            at[0] = (uint8_t)to;
-    }
-    return 0;
+    rc = rtp_ext_rewrite_copy(p, &pkt, id_map, 0, 0);
+    return rc < 0 ? rc : 0;
 }
 
 /* Finds element id in the packet at p and returns a writable pointer to its data. */

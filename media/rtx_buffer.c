@@ -1,8 +1,10 @@
-/* Fixed-capacity retransmission buffer indexed by RTP sequence number, with age-out. */
+/* Retransmission buffer indexed by RTP sequence number, with age-out; packets live in a byte ring
+ * sized by the stream's rate. */
 #include "media/rtx_buffer.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sfu/lg_error.h"
 
@@ -30,6 +32,26 @@ static void forget(rtxbuf_t *b, rtxbuf_slot_t *s)
     }
 }
 
+/* Rings are mapped, not malloc'ed: a freed ring goes back to the system at once, instead of
+ * leaving a hole in the worker's heap that small allocations then split (which kept ~100 KB of
+ * the rings a stream outgrew resident per publisher). */
+static uint8_t *ring_alloc(uint32_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void ring_free(uint8_t *p, uint32_t size)
+{
+    if (p)
+        munmap(p, size);
+}
+
+static uint32_t max_bytes(const rtxbuf_t *b)
+{
+    return b->capacity * RTXBUF_MTU;
+}
+
 int rtxbuf_init(rtxbuf_t *b, uint32_t capacity, uint32_t max_age_ms)
 {
     if (!b)
@@ -37,13 +59,14 @@ int rtxbuf_init(rtxbuf_t *b, uint32_t capacity, uint32_t max_age_ms)
     memset(b, 0, sizeof *b);
     if (capacity == 0 || capacity > RTXBUF_MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
         return LG_EINVAL;
+    b->capacity = capacity;
+    b->size = max_bytes(b) < RTXBUF_MIN_BYTES ? max_bytes(b) : RTXBUF_MIN_BYTES;
     b->slots = calloc(capacity, sizeof *b->slots);
-    b->data = malloc((size_t)capacity * RTXBUF_MTU);
+    b->data = ring_alloc(b->size);
     if (!b->slots || !b->data) {
         rtxbuf_free(b);
         return LG_ENOMEM;
     }
-    b->capacity = capacity;
     b->max_age_ms = max_age_ms;
     return 0;
 }
@@ -53,7 +76,7 @@ void rtxbuf_free(rtxbuf_t *b)
     if (!b)
         return;
     free(b->slots);
-    free(b->data);
+    ring_free(b->data, b->size);
     memset(b, 0, sizeof *b);
 }
 
@@ -97,6 +120,120 @@ static int place(rtxbuf_t *b, uint16_t seq, uint64_t now_ms)
     return 0;
 }
 
+/* ---- the byte ring ----------------------------------------------------------------------- */
+
+/* Whether the slot held live bytes in a ring at (cycle, wpos): a slot's bytes are intact until
+ * the writer, one cycle later, reaches their offset. */
+static bool was_intact(const rtxbuf_slot_t *s, uint32_t cycle, uint32_t wpos)
+{
+    return s->cycle == cycle || (s->cycle + 1 == cycle && wpos <= s->off);
+}
+
+static bool intact(const rtxbuf_t *b, const rtxbuf_slot_t *s)
+{
+    return was_intact(s, b->cycle, b->wpos);
+}
+
+static uint32_t segment(const rtxbuf_t *b, uint32_t off)
+{
+    return (uint32_t)((uint64_t)off * RTXBUF_SEGMENTS / b->size);
+}
+
+/* The segments a write of len bytes at off enters, as [*first, *last]; none if *first > *last. */
+static void entered(const rtxbuf_t *b, uint32_t off, size_t len, uint32_t *first, uint32_t *last)
+{
+    *last = segment(b, off + (uint32_t)len - 1);
+    *first = off == 0 ? 0 : b->seg + 1;
+}
+
+/* Appends the slot's packet at the write position (the caller made room). */
+static void write_bytes(rtxbuf_t *b, rtxbuf_slot_t *s, const uint8_t *pkt)
+{
+    uint32_t first, last;
+    entered(b, b->wpos, s->len, &first, &last);
+    for (uint32_t k = first; k <= last; k++)
+        b->seg_ms[k] = s->stored_ms ? s->stored_ms : 1;
+    b->seg = last;
+    s->off = b->wpos;
+    s->cycle = b->cycle;
+    memcpy(b->data + b->wpos, pkt, s->len);
+    b->wpos += s->len;
+}
+
+/* Moves the live packets, oldest first, into a new ring of `size` bytes; aged-out packets, and the
+ * oldest others if they do not all fit, are forgotten. */
+static void resize(rtxbuf_t *b, uint32_t size, uint64_t now_ms)
+{
+    uint8_t *old = b->data, *data = ring_alloc(size);
+    if (!data)
+        return; /* keep the ring we have */
+    uint32_t old_size = b->size, old_cycle = b->cycle, old_wpos = b->wpos,
+             n = b->have_newest ? b->capacity : 0;
+    uint64_t live = 0;
+    for (uint32_t i = n; i > 0; i--) {
+        rtxbuf_slot_t *s = slot_of(b, (uint16_t)(b->newest - (i - 1)));
+        if (s->used && (!was_intact(s, old_cycle, old_wpos) || aged_out(b, s->stored_ms, now_ms)))
+            forget(b, s);
+        else if (s->used)
+            live += s->len;
+    }
+    b->data = data;
+    b->size = size;
+    b->wpos = 0;
+    b->seg = 0;
+    memset(b->seg_ms, 0, sizeof b->seg_ms);
+    b->cycle = old_cycle + 2; /* nothing written before is intact in the new numbering */
+    for (uint32_t i = n; i > 0; i--) {
+        rtxbuf_slot_t *s = slot_of(b, (uint16_t)(b->newest - (i - 1)));
+        if (!s->used)
+            continue;
+        if (live > size) { /* the oldest make room for the newer */
+            live -= s->len;
+            forget(b, s);
+            continue;
+        }
+        live -= s->len;
+        write_bytes(b, s, old + s->off);
+    }
+    ring_free(old, old_size);
+}
+
+/* The size that holds 1.25 x max_age_ms at the rate of `size` bytes per `age_ms`: at most double,
+ * in 4 KB steps, within [RTXBUF_MIN_BYTES, capacity x MTU]. */
+static uint32_t size_for(const rtxbuf_t *b, uint64_t age_ms)
+{
+    uint64_t want = (uint64_t)b->size * b->max_age_ms * 5 / 4 / (age_ms ? age_ms : 1);
+    if (want > 2 * (uint64_t)b->size)
+        want = 2 * (uint64_t)b->size;
+    want = (want + 4095) / 4096 * 4096;
+    uint32_t lo = RTXBUF_MIN_BYTES < max_bytes(b) ? RTXBUF_MIN_BYTES : max_bytes(b);
+    return want > max_bytes(b) ? max_bytes(b) : want < lo ? lo : (uint32_t)want;
+}
+
+/* Before writing len bytes: grows the ring if the write would overwrite a part written less than
+ * max_age_ms ago, shrinks it if that part was written more than 1.5 x max_age_ms ago; then wraps
+ * to offset 0 if the packet does not fit at the end. */
+static void make_room(rtxbuf_t *b, size_t len, uint64_t now_ms)
+{
+    uint32_t at = b->wpos + len > b->size ? 0 : b->wpos, first, last;
+    entered(b, at, len, &first, &last);
+    uint64_t youngest = 0; /* when the most recently entered of those parts was entered */
+    for (uint32_t k = first; k <= last; k++)
+        if (b->seg_ms[k] > youngest)
+            youngest = b->seg_ms[k];
+    if (youngest) {
+        uint64_t age = now_ms > youngest ? now_ms - youngest : 0;
+        uint32_t want = size_for(b, age);
+        if ((age < b->max_age_ms && want > b->size) ||
+            (2 * age > 3 * (uint64_t)b->max_age_ms && want < b->size))
+            resize(b, want, now_ms);
+    }
+    if (b->wpos + len > b->size) {
+        b->cycle++;
+        b->wpos = 0;
+    }
+}
+
 int rtxbuf_put(rtxbuf_t *b, uint16_t seq, const uint8_t *pkt, size_t len, uint64_t now_ms)
 {
     if (!b || !b->slots || !pkt || len == 0)
@@ -109,13 +246,15 @@ int rtxbuf_put(rtxbuf_t *b, uint16_t seq, const uint8_t *pkt, size_t len, uint64
     rtxbuf_slot_t *s = slot_of(b, seq);
     if (!s->used)
         b->count++;
+    s->used = false; /* its old bytes must not move with a resize */
+    make_room(b, len, now_ms);
     s->used = true;
     s->seq = seq;
     s->len = (uint16_t)len;
     s->resends = 0;
     s->resent_ms = 0;
     s->stored_ms = now_ms;
-    memcpy(b->data + (size_t)(seq & (b->capacity - 1)) * RTXBUF_MTU, pkt, len);
+    write_bytes(b, s, pkt);
     return 0;
 }
 
@@ -125,7 +264,7 @@ static rtxbuf_slot_t *lookup(rtxbuf_t *b, uint16_t seq, uint64_t now_ms)
     if (!b || !b->slots || !b->have_newest)
         return NULL;
     rtxbuf_slot_t *s = slot_of(b, seq);
-    if (!s->used || s->seq != seq || (uint16_t)(b->newest - seq) >= b->capacity)
+    if (!s->used || s->seq != seq || (uint16_t)(b->newest - seq) >= b->capacity || !intact(b, s))
         return NULL;
     if (aged_out(b, s->stored_ms, now_ms)) {
         forget(b, s);
@@ -137,7 +276,7 @@ static rtxbuf_slot_t *lookup(rtxbuf_t *b, uint16_t seq, uint64_t now_ms)
 static void view(const rtxbuf_t *b, const rtxbuf_slot_t *s, const uint8_t **pkt, size_t *len)
 {
     if (pkt)
-        *pkt = b->data + (size_t)(s->seq & (b->capacity - 1)) * RTXBUF_MTU;
+        *pkt = b->data + s->off;
     if (len)
         *len = s->len;
 }

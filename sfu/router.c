@@ -386,10 +386,9 @@ static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
     if (d && d->has_picture_id)
         rewrite_vp8(c, buf + (pkt->payload - data), pkt->payload_len, pkt->ssrc, d);
     if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE) {
-        rtp_ext_rewrite_ids(buf, len, c->id_map);
         /* transport-wide sequence numbers are per leg: stamp ours, for this leg's estimate */
-        if (c->p.ext_twcc && t->bwe &&
-            rtp_ext_set_transport_seq(buf, len, c->p.ext_twcc, (uint16_t)(t->twcc_seq + 1)) == 0)
+        uint8_t twcc = t->bwe ? c->p.ext_twcc : 0;
+        if (rtp_ext_rewrite_copy(buf, pkt, c->id_map, twcc, (uint16_t)(t->twcc_seq + 1)) == 1)
             bwe_on_send(t->bwe, ++t->twcc_seq, uv_hrtime() / 1000, len);
     }
     if (srtp_session_protect_rtp(&t->srtp, buf, &len, cap) != 0)

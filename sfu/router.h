@@ -31,7 +31,7 @@
 #define ROUTER_RID_MAX          16
 #define ROUTER_MID_MAX          32
 #define ROUTER_PLI_INTERVAL_MS  500 /* keyframe requests to one publisher track, at most */
-#define ROUTER_RTX_CAPACITY     256 /* video packets kept per layer for NACK replies (~1 s) */
+#define ROUTER_RTX_CAPACITY     256 /* video packets indexed per layer for NACK replies (~1 s) */
 #define ROUTER_RTX_MAX_AGE_MS   1000
 #define ROUTER_NACK_INTERVAL_MS 20   /* how often uplink losses are NACKed */
 #define ROUTER_TWCC_MAX         1024 /* statuses decoded from one transport-cc feedback */

@@ -1,5 +1,7 @@
 /* SRTP session for one transport: a libsrtp2 inbound and outbound context keyed from DTLS-SRTP,
- * protecting and unprotecting RTP and RTCP in place. */
+ * protecting and unprotecting RTP and RTCP in place; outgoing RTP under AEAD_AES_128_GCM goes
+ * through sfu/srtp_gcm (one keyed OpenSSL context) instead of libsrtp's per-packet NSS context,
+ * and so does incoming RTP. */
 #ifndef LG_SRTP_SESSION_H
 #define LG_SRTP_SESSION_H
 
@@ -16,7 +18,8 @@
  *
  * Policy: the profile from DTLS (AEAD_AES_128_GCM with a 16-byte tag, RFC 7714, or
  * AES_CM_128_HMAC_SHA1_80, RFC 3711) for both RTP and RTCP; any SSRC (ssrc_any_inbound for what
- * the peer sends, ssrc_any_outbound for what we send); replay protection on with a 1024-packet
+ * the peer sends, ssrc_any_outbound for what we send; under GCM srtp_gcm's per-SSRC indexes and
+ * replay windows for RTP, byte-identical to libsrtp); replay protection on with a 1024-packet
  * window for SRTP (libsrtp's fixed 128 for SRTCP); repeated sequence numbers allowed on the
  * sending side (retransmissions of the same packet).
  *
@@ -41,6 +44,7 @@
 #include <srtp2/srtp.h>
 
 #include "sfu/dtls.h"
+#include "sfu/srtp_gcm.h"
 
 /* Room to leave after a packet for srtp_session_protect_*: libsrtp's worst-case trailer
  * (tag + MKI) plus the SRTCP index. */
@@ -58,9 +62,11 @@ typedef enum {
 
 /* Caller-owned; every field but `data` is private. Zeroed means "no session". */
 typedef struct {
-    void *data;      /* free for the caller */
-    srtp_t inbound;  /* remote key: unprotects what the peer sends */
-    srtp_t outbound; /* local key: protects what we send */
+    void *data;           /* free for the caller */
+    srtp_t inbound;       /* remote key: unprotects what the peer sends */
+    srtp_t outbound;      /* local key: protects what we send */
+    srtp_gcm_tx_t gcm_tx; /* local key, AEAD_AES_128_GCM: protects the RTP we send */
+    srtp_gcm_rx_t gcm_rx; /* remote key, AEAD_AES_128_GCM: unprotects the RTP the peer sends */
     dtls_srtp_profile_t profile;
 } srtp_session_t;
 

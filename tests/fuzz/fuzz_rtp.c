@@ -34,6 +34,12 @@ static void rewrite(const uint8_t *data, size_t size)
         map[i] = size > (size_t)i ? (uint8_t)(data[size - 1 - i] % 15) : 0;
     (void)rtp_ext_rewrite_ids(buf, size, map);
     (void)rtp_ext_set_transport_seq(buf, size, 3, 0x1234);
+    rtp_packet_t src;
+    uint8_t copy[2048];
+    if (size <= sizeof copy && rtp_parse(data, size, &src) == 0) {
+        memcpy(copy, data, size);
+        (void)rtp_ext_rewrite_copy(copy, &src, map, 3, 0x1234);
+    }
     (void)rtp_ext_set_abs_send_time(buf, size, 2, 0x123456);
     (void)rtp_set_ssrc(buf, size, 1);
     (void)rtp_set_seq(buf, size, 2);

@@ -441,6 +441,114 @@ static void test_rewrite_extension_ids(void **state)
     hex_lines_free(&h);
 }
 
+/* The forwarding path's one-walk rewrite of a copy gives what the two-step rewrite + stamp gave,
+ * reads only the parsed source, and writes nothing on error. */
+static void test_rewrite_copy_matches_two_steps(void **state)
+{
+    (void)state;
+    hex_lines_t h;
+    load(CHROME_OPUS, &h, 30);
+    size_t len = h.len[0];
+    uint8_t src[256], want[256], got[256];
+    memcpy(src, h.pkt[0], len);
+    uint8_t map[16] = {0};
+    map[1] = 5;
+    map[3] = 3;
+    map[4] = 9;
+    memcpy(want, src, len);
+    assert_int_equal(rtp_ext_rewrite_ids(want, len, map), 0);
+    assert_int_equal(rtp_ext_set_transport_seq(want, len, 3, 0xbeef), 0);
+    rtp_packet_t pkt;
+    assert_int_equal(rtp_parse(src, len, &pkt), 0);
+    memcpy(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 3, 0xbeef), 1);
+    assert_memory_equal(got, want, len);
+    assert_memory_equal(src, h.pkt[0], len); /* the source is only read */
+    /* no stamp asked, or the target is not a 2-byte element (5: audio level): not stamped */
+    memcpy(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 0, 1), 0);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 5, 1), 0);
+    memcpy(want, src, len);
+    assert_int_equal(rtp_ext_rewrite_ids(want, len, map), 0);
+    assert_memory_equal(got, want, len);
+    /* a map the one-byte form cannot say: refused, the copy untouched */
+    map[4] = 15;
+    memcpy(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(got, &pkt, map, 3, 1), LG_EINVAL);
+    assert_memory_equal(got, src, len);
+    assert_int_equal(rtp_ext_rewrite_copy(NULL, &pkt, map, 3, 1), LG_EINVAL);
+    hex_lines_free(&h);
+}
+
+/* Reference for the one-byte fast path: the rewrite spelled out with the public iterator. */
+static int reference_rewrite(uint8_t *p, const rtp_packet_t *src, const uint8_t map[16],
+                             uint8_t stamp_id, uint16_t stamp)
+{
+    rtp_ext_iter_t it;
+    rtp_ext_t e;
+    int rc;
+    rtp_ext_iter_init(&it, src);
+    while ((rc = rtp_ext_next(&it, &e)) == 1)
+        if (map[e.id] > 14)
+            return LG_EINVAL;
+    if (rc < 0)
+        return rc;
+    int stamped = 0;
+    rtp_ext_iter_init(&it, src);
+    while (rtp_ext_next(&it, &e) == 1) {
+        uint8_t *at = p + (e.data - src->data) - 1;
+        uint8_t to = map[e.id];
+        if (to == 0) {
+            memset(at, 0, 1 + (size_t)e.len);
+            continue;
+        }
+        at[0] = (uint8_t)(to << 4 | (at[0] & 0x0f));
+        if (to == stamp_id && !stamped && e.len == 2) {
+            at[1] = (uint8_t)(stamp >> 8);
+            at[2] = (uint8_t)stamp;
+            stamped = 1;
+        }
+    }
+    return stamped;
+}
+
+/* The one-byte-form rewrite agrees with the reference on random extension blocks: padding, stop
+ * bytes, overruns, ids the map cannot say, duplicates of the stamped id. */
+static void test_rewrite_copy_random_one_byte(void **state)
+{
+    (void)state;
+    uint32_t x = 12345;
+    for (int round = 0; round < 20000; round++) {
+        uint8_t src[64], got[64], want[64], map[16];
+        size_t words = 1 + round % 6, len = 12 + 4 + 4 * words + 3;
+        for (size_t i = 0; i < sizeof src; i++) {
+            x = x * 1103515245 + 12345;
+            src[i] = (uint8_t)(x >> 16);
+        }
+        for (int i = 0; i < 16; i++) {
+            x = x * 1103515245 + 12345;
+            map[i] = (uint8_t)((x >> 16) % (round % 7 == 0 ? 16 : 15));
+        }
+        if (round % 3 == 0) /* some padding and short elements */
+            for (size_t i = 16; i < len; i += 3)
+                src[i] = (uint8_t)(i % 2 ? 0 : 0x31);
+        src[0] = 0x90;
+        src[12] = 0xbe;
+        src[13] = 0xde;
+        src[14] = 0;
+        src[15] = (uint8_t)words;
+        rtp_packet_t pkt;
+        assert_int_equal(rtp_parse(src, len, &pkt), 0);
+        memcpy(got, src, len);
+        memcpy(want, src, len);
+        uint8_t stamp_id = (uint8_t)(round % 15);
+        int a = rtp_ext_rewrite_copy(got, &pkt, map, stamp_id, (uint16_t)round);
+        int b = reference_rewrite(want, &pkt, map, stamp_id, (uint16_t)round);
+        assert_int_equal(a, b);
+        assert_memory_equal(got, want, len);
+    }
+}
+
 static void test_set_transport_seq_and_send_time(void **state)
 {
     (void)state;
@@ -639,6 +747,8 @@ int main(void)
         cmocka_unit_test(test_firefox_vp8_and_rtx_padding),
         cmocka_unit_test(test_rewrite_header_fields),
         cmocka_unit_test(test_rewrite_extension_ids),
+        cmocka_unit_test(test_rewrite_copy_matches_two_steps),
+        cmocka_unit_test(test_rewrite_copy_random_one_byte),
         cmocka_unit_test(test_set_transport_seq_and_send_time),
         cmocka_unit_test(test_two_byte_extensions),
         cmocka_unit_test(test_one_byte_stop_and_overrun),

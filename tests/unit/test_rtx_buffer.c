@@ -1,4 +1,5 @@
-/* Unit tests for the retransmission buffer: wrap, overwrite, age-out, misses, resend pacing. */
+/* Unit tests for the retransmission buffer: wrap, overwrite, age-out, misses, resend pacing, and
+ * a byte ring that follows the stream's rate. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -190,12 +191,100 @@ static void test_resend_pacing(void **state)
     rtxbuf_free(&b);
 }
 
+/* A packet of `len` bytes whose every byte depends on seq. */
+static void put_sized(rtxbuf_t *b, uint16_t seq, size_t len, uint64_t now)
+{
+    uint8_t buf[RTXBUF_MTU];
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(seq * 31 + i);
+    int rc = rtxbuf_put(b, seq, buf, len, now);
+    if (rc != 0)
+        fail_msg("put %u: %s", seq, lg_errname(rc));
+}
+
+static void expect_sized(rtxbuf_t *b, uint16_t seq, size_t want_len, uint64_t now)
+{
+    const uint8_t *p;
+    size_t len;
+    int rc = rtxbuf_get(b, seq, now, &p, &len);
+    if (rc != 0)
+        fail_msg("get %u at %llu ms: %s", seq, (unsigned long long)now, lg_errname(rc));
+    assert_int_equal(len, want_len);
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != (uint8_t)(seq * 31 + i))
+            fail_msg("seq %u byte %zu differs", seq, i);
+}
+
+/* Streams `seconds` of `pps` packets per second of `len` bytes from seq *seq on, from *now on;
+ * checks on the way that every packet of the last 900 ms is there, intact. */
+static void stream(rtxbuf_t *b, uint16_t *seq, uint64_t *now, int pps, size_t len, int seconds)
+{
+    for (int i = 0; i < pps * seconds; i++) {
+        put_sized(b, *seq, len, *now);
+        int back = pps * 9 / 10;
+        if (i % 17 == 0)
+            for (int k = 0; k < back && k <= i; k++)
+                expect_sized(b, (uint16_t)(*seq - k), len, *now);
+        (*seq)++;
+        *now += (uint64_t)(1000 / pps);
+    }
+}
+
+/* 1.2 Mbit/s of 1000-byte packets: the ring settles near 1.25 s of it (~190 KB), not the
+ * 256 x 1500 bytes a slot per packet would take, and every NACKable packet is still there. */
+static void test_ring_follows_rate(void **state)
+{
+    (void)state;
+    rtxbuf_t b;
+    assert_int_equal(rtxbuf_init(&b, 256, 1000), 0);
+    assert_int_equal(b.size, RTXBUF_MIN_BYTES);
+    uint16_t seq = 65000; /* across the wrap */
+    uint64_t now = 5000;
+    stream(&b, &seq, &now, 150, 1000, 4);
+    assert_true(b.size >= 150 * 1000);
+    assert_true(b.size <= 150 * 1000 * 3 / 2);
+    assert_true(b.size < 256 * RTXBUF_MTU);
+    /* the rate drops to 100 kbit/s: after a few seconds the ring has shrunk, packets still there */
+    stream(&b, &seq, &now, 25, 500, 12);
+    assert_true(b.size < 64 * 1024);
+    rtxbuf_free(&b);
+}
+
+/* A slow stream stays at the smallest ring; a burst (a key frame, all in one millisecond) grows
+ * it at once and loses nothing of the window, up to capacity x MTU. */
+static void test_ring_small_then_burst(void **state)
+{
+    (void)state;
+    rtxbuf_t b;
+    assert_int_equal(rtxbuf_init(&b, 256, 1000), 0);
+    uint16_t seq = 1;
+    uint64_t now = 100;
+    stream(&b, &seq, &now, 20, 300, 3);
+    assert_int_equal(b.size, RTXBUF_MIN_BYTES);
+    for (int i = 0; i < 256; i++)
+        put_sized(&b, (uint16_t)(seq + i), RTXBUF_MTU, now);
+    for (int i = 0; i < 256; i++)
+        expect_sized(&b, (uint16_t)(seq + i), RTXBUF_MTU, now);
+    assert_int_equal(b.size, 256 * RTXBUF_MTU);
+    assert_int_equal(b.count, 256);
+    /* back to the slow stream: the ring gives the memory back, and keeps what is wanted */
+    seq = (uint16_t)(seq + 256);
+    stream(&b, &seq, &now, 20, 300, 8);
+    assert_true(b.size <= 160 * 1024); /* less than half; the rest at the next wrap */
+    rtxbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_init_args), cmocka_unit_test(test_store_and_miss),
-        cmocka_unit_test(test_wrap),      cmocka_unit_test(test_overwrite),
-        cmocka_unit_test(test_age_out),   cmocka_unit_test(test_resend_pacing),
+        cmocka_unit_test(test_init_args),
+        cmocka_unit_test(test_store_and_miss),
+        cmocka_unit_test(test_wrap),
+        cmocka_unit_test(test_overwrite),
+        cmocka_unit_test(test_age_out),
+        cmocka_unit_test(test_resend_pacing),
+        cmocka_unit_test(test_ring_follows_rate),
+        cmocka_unit_test(test_ring_small_then_burst),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

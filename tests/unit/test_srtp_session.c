@@ -342,13 +342,283 @@ static void test_bad_params(void **state)
     srtp_session_free(&b);
 }
 
+/* A raw libsrtp outbound context with the session's policy, for comparing its bytes with ours. */
+static srtp_t libsrtp_sender(const dtls_srtp_keys_t *k)
+{
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
+    uint8_t key[DTLS_SRTP_MAX_MASTER_LEN];
+    memcpy(key, k->local, k->key_len + k->salt_len);
+    p.ssrc.type = ssrc_any_outbound;
+    p.key = key;
+    p.window_size = SRTP_SESSION_REPLAY_WINDOW;
+    p.allow_repeat_tx = 1;
+    srtp_t ctx = NULL;
+    assert_int_equal(srtp_create(&ctx, &p), srtp_err_status_ok);
+    return ctx;
+}
+
+/* Under GCM the relay protects its RTP with sfu/srtp_gcm, not libsrtp: every packet must come out
+ * byte for byte as libsrtp would have made it, across a sequence wrap (the ROC), resends of older
+ * packets, jumps, several SSRCs, and refuse what libsrtp refuses. */
+static void test_gcm_matches_libsrtp(void **state)
+{
+    uint8_t k1[DTLS_SRTP_MAX_MASTER_LEN];
+    for (size_t i = 0; i < sizeof k1; i++)
+        k1[i] = (uint8_t)(i * 29 + 3);
+    dtls_srtp_keys_t k = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k1, k1);
+    srtp_session_t s;
+    assert_int_equal(srtp_session_init(&s, &k), 0);
+    srtp_t ref = libsrtp_sender(&k);
+    /* (ssrc index, seq) in sending order */
+    static const struct {
+        int ssrc;
+        uint16_t seq;
+    } plan[] = {{0, 65500}, {0, 65501}, {1, 7},     {0, 65535}, {0, 0},     {0, 1},
+                {0, 65534}, {0, 2},     {0, 65300}, {1, 8},     {1, 8},     {0, 30000},
+                {0, 30001}, {0, 33000}, {0, 100},   {0, 40000}, {0, 39000}, {0, 38000},
+                {0, 20000}, {0, 65535}, {0, 0},     {2, 0},     {2, 65535}, {2, 1}};
+    static const uint32_t ssrcs[] = {0x11223344, 0xcafebabe, 0x01020304};
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        uint8_t a[BUF], b[BUF];
+        size_t la = make_rtp(a, plan[i].seq, ssrcs[plan[i].ssrc], 20 + i * 37);
+        memcpy(b, a, la);
+        int lb = (int)la;
+        int rc = srtp_session_protect_rtp(&s, a, &la, sizeof a);
+        srtp_err_status_t st = srtp_protect(ref, b, &lb);
+        if (st != srtp_err_status_ok) {
+            print_message("packet %zu: libsrtp refused (%d)\n", i, (int)st);
+            assert_int_equal(rc, LG_EREPLAY);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(la, (size_t)lb);
+        assert_memory_equal(a, b, la);
+    }
+    /* 2000 packets later, the first one is out of both windows */
+    for (uint16_t q = 1; q <= 2000; q++) {
+        uint8_t a[BUF], b[BUF];
+        size_t la = make_rtp(a, q, ssrcs[2], 10);
+        memcpy(b, a, la);
+        int lb = (int)la;
+        assert_int_equal(srtp_session_protect_rtp(&s, a, &la, sizeof a), 0);
+        assert_int_equal(srtp_protect(ref, b, &lb), srtp_err_status_ok);
+        assert_memory_equal(a, b, la);
+    }
+    uint8_t a[BUF], b[BUF];
+    size_t la = make_rtp(a, 900, ssrcs[2], 10);
+    memcpy(b, a, la);
+    int lb = (int)la;
+    assert_int_not_equal(srtp_protect(ref, b, &lb), srtp_err_status_ok);
+    assert_int_equal(srtp_session_protect_rtp(&s, a, &la, sizeof a), LG_EREPLAY);
+    srtp_dealloc(ref);
+    srtp_session_free(&s);
+}
+
+/* More SSRCs than srtp_gcm tracks: the rest go through libsrtp, and every one still decrypts. */
+static void test_gcm_many_ssrcs(void **state)
+{
+    srtp_session_t a, b;
+    make_pair(DTLS_SRTP_AEAD_AES_128_GCM, &a, &b);
+    /* a direction allocates its cipher context with its first packet, not before */
+    assert_null(a.gcm_tx.ctx);
+    assert_null(b.gcm_rx.ctx);
+    for (int round = 0; round < 3; round++)
+        for (uint32_t i = 0; i < SRTP_GCM_MAX_STREAMS + 8; i++) {
+            uint8_t pkt[BUF], orig[BUF];
+            size_t n = make_rtp(pkt, (uint16_t)(65534 + round), 0x1000 + i, 50), len = n;
+            memcpy(orig, pkt, n);
+            assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), 0);
+            assert_int_equal(srtp_session_unprotect_rtp(&b, pkt, &len), 0);
+            assert_int_equal(len, n);
+            assert_memory_equal(pkt, orig, n);
+        }
+    assert_non_null(a.gcm_tx.ctx);
+    assert_non_null(b.gcm_rx.ctx);
+    assert_null(a.gcm_rx.ctx); /* a only sent */
+    assert_null(b.gcm_tx.ctx);
+    /* a header that claims more than the packet holds */
+    uint8_t pkt[BUF];
+    size_t len = make_rtp(pkt, 1, 0x1000, 0);
+    len = 20; /* cuts into the extension */
+    assert_int_equal(srtp_session_protect_rtp(&a, pkt, &len, sizeof pkt), LG_EMALFORMED);
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
+/* A raw libsrtp inbound context for the peer's key (k->remote). */
+static srtp_t libsrtp_receiver(const dtls_srtp_keys_t *k)
+{
+    srtp_policy_t p;
+    memset(&p, 0, sizeof p);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
+    srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
+    uint8_t key[DTLS_SRTP_MAX_MASTER_LEN];
+    memcpy(key, k->remote, k->key_len + k->salt_len);
+    p.ssrc.type = ssrc_any_inbound;
+    p.key = key;
+    p.window_size = SRTP_SESSION_REPLAY_WINDOW;
+    srtp_t ctx = NULL;
+    assert_int_equal(srtp_create(&ctx, &p), srtp_err_status_ok);
+    return ctx;
+}
+
+/* Incoming RTP under GCM goes through sfu/srtp_gcm too: over a sequence wrap, reordering,
+ * duplicates, packets older than the window, forged and tampered packets, it must accept exactly
+ * what libsrtp accepts and give the same plaintext. */
+static void test_gcm_unprotect_matches_libsrtp(void **state)
+{
+    uint8_t k1[DTLS_SRTP_MAX_MASTER_LEN], k2[DTLS_SRTP_MAX_MASTER_LEN];
+    for (size_t i = 0; i < sizeof k1; i++) {
+        k1[i] = (uint8_t)(i * 11 + 2);
+        k2[i] = (uint8_t)(i * 17 + 9);
+    }
+    dtls_srtp_keys_t ks = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k1, k2); /* the peer's sender */
+    dtls_srtp_keys_t kr = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k2, k1); /* our receiving end */
+    srtp_t sender = libsrtp_sender(&ks), ref = libsrtp_receiver(&kr);
+    srtp_session_t s;
+    assert_int_equal(srtp_session_init(&s, &kr), 0);
+    static const struct {
+        int ssrc;
+        uint16_t seq;
+        int tamper; /* 0 none, 1 flip a payload byte, 2 replay the previous packet as is */
+    } plan[] = {{0, 65530, 0}, {0, 65533, 0}, {0, 65531, 0}, {0, 65531, 0}, {0, 65535, 0},
+                {0, 2, 0},     {0, 0, 0},     {0, 1, 1},     {0, 1, 0},     {0, 1, 0},
+                {1, 0, 0},     {1, 0, 0},     {1, 5, 1},     {1, 5, 0},     {0, 3, 2},
+                {0, 64000, 0}, {0, 3000, 0},  {0, 1500, 0},  {0, 1976, 0},  {0, 1977, 0},
+                {0, 1977, 0},  {0, 40000, 0}, {0, 3001, 0},  {2, 700, 0},   {2, 699, 0}};
+    static const uint32_t ssrcs[] = {0xa1a2a3a4, 0xb1b2b3b4, 0xc1c2c3c4};
+    uint8_t prev[BUF];
+    int prev_len = 0;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        uint8_t clear[BUF], a[BUF], b[BUF];
+        size_t n = make_rtp(clear, plan[i].seq, ssrcs[plan[i].ssrc], 30 + i * 11);
+        int len = (int)n;
+        memcpy(a, clear, n);
+        if (plan[i].tamper == 2) {
+            memcpy(a, prev, (size_t)prev_len);
+            len = prev_len;
+        } else if (srtp_protect(sender, a, &len) != srtp_err_status_ok) {
+            continue; /* too old for the sender itself */
+        }
+        if (plan[i].tamper == 1)
+            a[len - 20] ^= 0x40;
+        memcpy(prev, a, (size_t)len);
+        prev_len = len;
+        memcpy(b, a, (size_t)len);
+        size_t la = (size_t)len;
+        int lb = len;
+        int rc = srtp_session_unprotect_rtp(&s, a, &la);
+        srtp_err_status_t st = srtp_unprotect(ref, b, &lb);
+        print_message("packet %zu: libsrtp %d, ours %s\n", i, (int)st, rc ? lg_errname(rc) : "ok");
+        if (st == srtp_err_status_ok) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(la, (size_t)lb);
+            assert_memory_equal(a, b, la);
+        } else if (st == srtp_err_status_auth_fail) {
+            assert_int_equal(rc, LG_EINTEGRITY);
+        } else {
+            assert_int_equal(rc, LG_EREPLAY);
+        }
+    }
+    /* sent in order, received newest first: 1023 behind is the edge of the window, 1100 beyond */
+    static const uint16_t late[] = {6100, 5077, 5000};
+    uint8_t pk[3][BUF];
+    int pl[3];
+    for (int i = 2; i >= 0; i--) {
+        pl[i] = (int)make_rtp(pk[i], late[i], ssrcs[0], 40);
+        assert_int_equal(srtp_protect(sender, pk[i], &pl[i]), srtp_err_status_ok);
+    }
+    for (int i = 0; i < 3; i++) {
+        uint8_t a[BUF], b[BUF];
+        memcpy(a, pk[i], (size_t)pl[i]);
+        memcpy(b, pk[i], (size_t)pl[i]);
+        size_t la = (size_t)pl[i];
+        int lb = pl[i];
+        int rc = srtp_session_unprotect_rtp(&s, a, &la);
+        srtp_err_status_t st = srtp_unprotect(ref, b, &lb);
+        assert_int_equal(st, i < 2 ? srtp_err_status_ok : srtp_err_status_replay_old);
+        assert_int_equal(rc, i < 2 ? 0 : LG_EREPLAY);
+    }
+    srtp_dealloc(sender);
+    srtp_dealloc(ref);
+    srtp_session_free(&s);
+}
+
+/* Thousands of packets across a sequence wrap, delivered reordered (up to ~1500 late), duplicated
+ * and dropped: srtp_gcm's replay window accepts exactly what libsrtp's accepts. */
+static void test_gcm_replay_window_random(void **state)
+{
+    enum { N = 6000 };
+    uint8_t k1[DTLS_SRTP_MAX_MASTER_LEN], k2[DTLS_SRTP_MAX_MASTER_LEN];
+    for (size_t i = 0; i < sizeof k1; i++) {
+        k1[i] = (uint8_t)(i * 5 + 1);
+        k2[i] = (uint8_t)(i * 3 + 7);
+    }
+    dtls_srtp_keys_t ks = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k1, k2);
+    dtls_srtp_keys_t kr = keys_for(DTLS_SRTP_AEAD_AES_128_GCM, k2, k1);
+    srtp_t sender = libsrtp_sender(&ks), ref = libsrtp_receiver(&kr);
+    srtp_session_t s;
+    assert_int_equal(srtp_session_init(&s, &kr), 0);
+    static uint8_t pkts[N][64];
+    static int lens[N];
+    for (int i = 0; i < N; i++) {
+        lens[i] = (int)make_rtp(pkts[i], (uint16_t)(62000 + i), 0x5eed, 8);
+        assert_int_equal(srtp_protect(sender, pkts[i], &lens[i]), srtp_err_status_ok);
+    }
+    uint32_t x = 99;
+    int accepted = 0, refused = 0, late = 0;
+    for (int step = 0; step < 2 * N; step++) {
+        x = x * 1103515245 + 12345;
+        int base = step / 2, roll = (int)((x >> 8) % 100), back = (int)((x >> 12) % 1500);
+        if (step % 2 == 0 && roll < 15)
+            continue; /* dropped for now: may come late, within the window or beyond it */
+        if (step % 2 == 1 && roll < 50)
+            back = 0; /* a duplicate */
+        int i = step % 2 == 0 || base - back < 0 ? base : base - back;
+        uint8_t a[64], b[64];
+        memcpy(a, pkts[i], (size_t)lens[i]);
+        memcpy(b, pkts[i], (size_t)lens[i]);
+        size_t la = (size_t)lens[i];
+        int lb = lens[i];
+        int rc = srtp_session_unprotect_rtp(&s, a, &la);
+        srtp_err_status_t st = srtp_unprotect(ref, b, &lb);
+        if (st == srtp_err_status_ok) {
+            accepted++;
+            late += i < base;
+            assert_int_equal(rc, 0);
+            assert_memory_equal(a, b, la);
+        } else {
+            refused++;
+            if (rc != LG_EREPLAY)
+                fail_msg("step %d packet %d: libsrtp %d, ours %s", step, i, (int)st,
+                         lg_errname(rc));
+        }
+    }
+    print_message("accepted %d (%d late), refused %d\n", accepted, late, refused);
+    assert_true(accepted > N / 2 && refused > N / 4 && late > 50);
+    srtp_dealloc(sender);
+    srtp_dealloc(ref);
+    srtp_session_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kat_aes_cm),     cmocka_unit_test(test_kat_gcm),
-        cmocka_unit_test(test_round_trip_gcm), cmocka_unit_test(test_round_trip_aes_cm),
-        cmocka_unit_test(test_attacks_gcm),    cmocka_unit_test(test_attacks_aes_cm),
-        cmocka_unit_test(test_repeat_tx),      cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_kat_aes_cm),
+        cmocka_unit_test(test_kat_gcm),
+        cmocka_unit_test(test_round_trip_gcm),
+        cmocka_unit_test(test_round_trip_aes_cm),
+        cmocka_unit_test(test_attacks_gcm),
+        cmocka_unit_test(test_attacks_aes_cm),
+        cmocka_unit_test(test_repeat_tx),
+        cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_gcm_matches_libsrtp),
+        cmocka_unit_test(test_gcm_many_ssrcs),
+        cmocka_unit_test(test_gcm_unprotect_matches_libsrtp),
+        cmocka_unit_test(test_gcm_replay_window_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
