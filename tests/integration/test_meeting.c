@@ -18,6 +18,9 @@
 #include "bench/peer/peer.h"
 #include "relay_fixture.h"
 #include "sfu/lg_error.h"
+#include "signaling/negotiate.h"
+#include "signaling/protocol.h"
+#include "signaling/sdp.h"
 
 #define MAX_HEARD    64
 #define HEARD_PKTS   5     /* packets of a stream before it counts as received */
@@ -283,9 +286,91 @@ static void test_cap_leaves_out_then_recycles(void **state)
     member_stop(stay, "stays");
 }
 
+/* The relay's offer for a full subscribe connection (64 m-lines), m-line 3 rejected and m-line 5
+ * recycled under mid 70, into a buffer of SDP_MAX_INPUT; returns its parsed form. */
+static sdp_session_t *full_offer(char *text, size_t *len)
+{
+    negotiate_local_t l;
+    memset(&l, 0, sizeof l);
+    strcpy(l.ice_ufrag, "abcdEFGH");
+    strcpy(l.ice_pwd, "0123456789abcdefghijklmn");
+    strcpy(l.fingerprint, "sha-256 21:73:66:35:87:4D:DF:71:21:89:C7:33:B9:E0:BB:8E:DD:49:D4:90:33:"
+                          "92:6E:3A:09:56:61:39:87:7D:6B:01");
+    l.session_id = 12345;
+    l.candidate_count = 2;
+    for (int i = 0; i < 2; i++) {
+        strcpy(l.candidates[i].ip, "127.0.0.1");
+        l.candidates[i].port = 9; /* discard: the peer's leg goes nowhere */
+        l.candidates[i].transport = i ? SDP_TRANSPORT_TCP : SDP_TRANSPORT_UDP;
+    }
+    negotiate_sub_track_t *t = calloc(SDP_MAX_MEDIA, sizeof *t);
+    assert_non_null(t);
+    for (int i = 0; i < SDP_MAX_MEDIA; i++) {
+        bool video = i % 2;
+        t[i].kind = video ? SDP_KIND_VIDEO : SDP_KIND_AUDIO;
+        t[i].active = i != 3;
+        t[i].stopped = i == 3;
+        snprintf(t[i].mid, sizeof t[i].mid, "%d", i == 5 ? 70 : i);
+        snprintf(t[i].stream_id, sizeof t[i].stream_id, "p%012d", i / 2);
+        snprintf(t[i].track_id, sizeof t[i].track_id, "t%d", i);
+        t[i].ssrc = 1000 + (uint32_t)i;
+        t[i].codec.pt = video ? 96 : 111;
+        strcpy(t[i].codec.name, video ? "VP8" : "opus");
+        t[i].codec.clock_rate = video ? 90000 : 48000;
+        t[i].codec.channels = video ? 0 : 2;
+    }
+    sdp_session_t *s = malloc(sizeof *s);
+    assert_non_null(s);
+    char err[256] = "";
+    if (negotiate_subscribe_offer(t, SDP_MAX_MEDIA, &l, 2, s, err, sizeof err) != 0)
+        fail_msg("offer: %s", err);
+    assert_int_equal(sdp_write(s, text, SDP_MAX_INPUT, len), 0);
+    free(t);
+    return s;
+}
+
+/* The C peer answers the largest subscribe offer the relay makes, rejected and recycled m-lines
+ * included, within what the relay accepts from a client; the relay's check passes. */
+static void test_peer_answers_64_mlines(void **state)
+{
+    char *offer = malloc(SDP_MAX_INPUT), *answer = malloc(SDP_MAX_INPUT);
+    size_t olen, alen;
+    sdp_session_t *o = full_offer(offer, &olen);
+    char err[256];
+    peer_opts_t opts = {.port = 1};
+    peer_t *p = peer_new(&opts, err, sizeof err);
+    assert_non_null(p);
+    if (peer_answer_subscribe(p, offer, olen, answer, SDP_MAX_INPUT, &alen) != 0)
+        fail_msg("answer: %s", peer_last_error(p));
+    peer_stats_t st;
+    peer_get_stats(p, &st);
+    assert_int_equal(st.subscribe_mlines, SDP_MAX_MEDIA);
+    assert_true(alen + 1024 < PROTO_MAX_MESSAGE); /* room for the JSON around it */
+    sdp_session_t *a = malloc(sizeof *a);
+    sdp_error_t se;
+    assert_int_equal(sdp_parse((const uint8_t *)answer, alen, a, &se), 0);
+    assert_int_equal(a->media_count, SDP_MAX_MEDIA);
+    assert_int_equal(a->bundle_count, SDP_MAX_MEDIA - 1);
+    assert_int_equal(a->media[3].port, 0);
+    assert_string_equal(a->media[5].mid, "70");
+    negotiate_sub_result_t res;
+    if (negotiate_subscribe_answer(o, a, &res, err, sizeof err) != 0)
+        fail_msg("the relay refuses the answer: %s", err);
+    assert_false(res.media[3].accepted);
+    assert_true(res.media[5].accepted);
+    assert_true(res.media[SDP_MAX_MEDIA - 1].accepted);
+    print_message("64 m-lines: offer %zu bytes, the C peer's answer %zu bytes\n", olen, alen);
+    peer_free(p);
+    free(a);
+    free(o);
+    free(offer);
+    free(answer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peer_answers_64_mlines),
         cmocka_unit_test(test_meeting_of_twelve),
         cmocka_unit_test(test_churn_recycles_mlines),
     };
