@@ -41,7 +41,7 @@ typedef struct {
 } options_t;
 
 static const int DEFAULT_SIZES[SCEN_COUNT][MAX_SIZES] = {
-    {1, 10, 25, 50}, {2, 4, 6, 8, 9}, {1, 5, 10, 15, 20}, {10, 50, 100}, {5, 10}};
+    {1, 10, 25, 50}, {2, 4, 8, 12, 16}, {1, 5, 10, 15, 20}, {10, 50, 100}, {5, 10}};
 static const int DEFAULT_NSIZES[SCEN_COUNT] = {4, 5, 5, 3, 2};
 
 static char g_self[PATH_MAX];
@@ -57,8 +57,8 @@ static void usage(FILE *out)
             "                        built and --netns is given)\n"
             "  --scenarios LIST      fanout,meeting,rooms,mixed,joinstorm (default: all)\n"
             "  --fanout N,N..        subscribers (default 1,10,25,50)\n"
-            "  --meeting N,N..       participants (default 2,4,6,8,9: 16 m-lines\n"
-            "                        per subscribe connection hold 8 publishers)\n"
+            "  --meeting N,N..       participants (default 2,4,8,12,16; a subscribe\n"
+            "                        connection holds 64 m-lines: 32 publishers)\n"
             "  --rooms N,N..         rooms of 4 (default 1,5,10,15,20)\n"
             "  --mixed N,N..         participants, 3 speaking (real Opus), the others on\n"
             "                        mixed audio: mixer CPU, wire kbit/s per listener\n"

@@ -419,13 +419,18 @@ static int request_feeds(jpart_t *jp)
 /* Answers an offer Janus made on the subscriber handle (attached, updated) with `start`. */
 static int answer_offer(jpart_t *jp, const char *offer)
 {
-    static _Thread_local char answer[65536];
+    char *answer = malloc(SDP_MAX_INPUT); /* an answer to SDP_MAX_MEDIA m-lines */
     size_t len;
-    int rc = peer_answer_subscribe(jp->peer, offer, strlen(offer), answer, sizeof answer, &len);
-    if (rc != 0)
+    if (!answer)
+        return jp_fail(jp, LG_ENOMEM, "subscribe answer: out of memory");
+    int rc = peer_answer_subscribe(jp->peer, offer, strlen(offer), answer, SDP_MAX_INPUT, &len);
+    if (rc != 0) {
+        free(answer);
         return jp_fail(jp, rc, "subscribe answer: %s", peer_last_error(jp->peer));
+    }
     json_t *body = json_pack("{s:s}", "request", "start");
-    json_t *jsep = json_pack("{s:s, s:s}", "type", "answer", "sdp", answer);
+    json_t *jsep = json_pack("{s:s, s:s%}", "type", "answer", "sdp", answer, len);
+    free(answer);
     char e[200];
     rc = body && jsep ? janus_message(jp->jc, jp->sub_handle, body, jsep, REQ_TIMEOUT_MS, NULL,
                                       NULL, e, sizeof e)

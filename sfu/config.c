@@ -221,6 +221,7 @@ static int set_public_keys(lg_config_t *c, const char *v, char *why, size_t n)
     }
 INT_SETTER(token_skew_s, 0, 3600, "seconds")
 INT_SETTER(max_participants, 2, 10000, "a participant count")
+INT_SETTER(subscribe_mlines, 2, 64, "an m-line count") /* 64: SDP_MAX_MEDIA */
 INT_SETTER(empty_room_grace_s, 0, 86400, "seconds")
 INT_SETTER(consent_timeout_s, 1, 300, "seconds")
 INT_SETTER(mix_below_kbps, 0, 100000, "kbit/s")
@@ -301,6 +302,9 @@ static const config_key_t KEYS[] = {
     {"token-skew", "SECONDS", set_token_skew_s, "clock skew allowed on exp/nbf/iat (default 30)"},
     {"public-url", "URL", set_public_url, "base of join links (default https://localhost:PORT/)"},
     {"max-participants", "N", set_max_participants, "per room, lobby included (default 100)"},
+    {"subscribe-mlines", "N", set_subscribe_mlines,
+     "m-lines of one subscribe connection: tracks one participant receives at once (default "
+     "64, the most)"},
     {"empty-room-grace", "SECONDS", set_empty_room_grace_s,
      "an empty room closes after this "
      "(default 60)"},
@@ -339,6 +343,7 @@ void lg_config_defaults(lg_config_t *cfg)
     snprintf(cfg->audience, sizeof cfg->audience, "legation");
     cfg->token_skew_s = 30;
     cfg->max_participants = 100;
+    cfg->subscribe_mlines = 64;
     cfg->empty_room_grace_s = 60;
     cfg->consent_timeout_s = 30;
     cfg->mix_below_kbps = 150;

@@ -42,6 +42,7 @@ typedef struct {
     int token_skew_s;
     char public_url[256]; /* base of join links; empty: https://localhost:PORT/ */
     int max_participants; /* per room, lobby included */
+    int subscribe_mlines; /* m-lines of one subscribe connection (received tracks at once) */
     int empty_room_grace_s;
     int lobby;                          /* new rooms hold non-moderators in a lobby */
     char audit_log[LG_CONFIG_PATH_MAX]; /* empty: state_dir/audit.log */

@@ -249,7 +249,7 @@ void sig_release_media(sig_session_t *s)
     s->publish_transport = 0;
     s->sub_transport = 0;
     s->ntracks = 0;
-    s->nslots = 0;
+    sig_subscribe_reset(s);
     s->offer_pending = s->offer_dirty = false;
     s->sub_local_ready = false;
 }
@@ -315,7 +315,7 @@ void signaling_on_transport(signaling_t *sig, const worker_transport_msg_t *m)
         sig_room_tracks_changed(s->p->room);
     } else if (m->state == TRANSPORT_CLOSED) {
         s->sub_transport = 0; /* the next answer creates a new one */
-        for (int i = 0; i < s->nslots; i++)
+        for (int i = 0; i < s->lines.count; i++)
             s->slots[i].consuming = false;
         if (m->reason != TRANSPORT_CLOSE_REQUESTED && m->reason != TRANSPORT_CLOSE_SHUTDOWN)
             sig_resubscribe(s, true);

@@ -9,7 +9,7 @@
  *   as long as no two threads use the same structs at once (in practice: the control thread).
  * - Ownership: the caller owns every struct. Inputs are const and only read during the call;
  *   outputs (sdp_session_t, result structs) are fully overwritten, also on error, and hold fixed
- *   arrays: nothing needs freeing. sdp_session_t is ~538 KB: heap-allocate it.
+ *   arrays: nothing needs freeing. sdp_session_t is ~2.1 MB: heap-allocate it.
  * - The relay's transport policy, on both connections: ICE-lite (a=ice-lite, host candidates from
  *   negotiate_local_t, end-of-candidates), DTLS server (answers a=setup:passive, offers actpass
  *   and accepts only an active answer), one BUNDLE transport, rtcp-mux required.
@@ -149,12 +149,16 @@ int negotiate_publish(const sdp_session_t *offer, const negotiate_local_t *local
 
 /* --- subscribe: the relay offers, the browser answers ---------------------------------------- */
 
-/* One slot of a subscribe connection. Slot i is m-line i with mid "i" for the connection's
- * whole life: keep slots in place across renegotiations, append new tracks at the end, and mark
- * a removed track inactive (active = false, the rest left as it was) so no m-line moves. */
+/* One slot of a subscribe connection. Slot i is m-line i for the connection's whole life: keep
+ * slots in place across renegotiations and append new tracks at the end. A removed track's m-line
+ * is either left inactive (active = false: a=inactive, still in BUNDLE) or rejected (stopped:
+ * port 0, out of BUNDLE); once an answer rejected it too, the slot may be recycled for a new track
+ * with a new mid (RFC 8829 5.2.2): never give a mid to another m-line. */
 typedef struct {
     sdp_kind_t kind;         /* SDP_KIND_AUDIO or SDP_KIND_VIDEO */
     bool active;             /* false: the m-line stays, a=inactive, no msid or SSRCs */
+    bool stopped;            /* rejected: port 0, out of BUNDLE (implies !active) */
+    char mid[32];            /* token characters; "" writes the slot index ("0", "1", ...) */
     char stream_id[64];      /* publisher participant id: a=msid stream (token chars) */
     char track_id[64];       /* the publisher's track id: a=msid track (token chars) */
     char cname[64];          /* "" writes stream_id */
@@ -165,12 +169,14 @@ typedef struct {
 
 /*
  * Builds the relay's subscribe offer: one m-line per slot (at most SDP_MAX_MEDIA), sendonly or
- * inactive, all in BUNDLE, a=setup:actpass, ICE-lite and the local candidates; the track's codec
- * with its pt and fmtp, its RTX (apt), rtcp-fb nack, nack pli, ccm fir, goog-remb, transport-cc
- * (audio: transport-cc), extmaps NEGOTIATE_SUB_EXT_*, a=msid, a=ssrc cname/msid and FID group.
- * version goes in the o= line (increase it on every renegotiation). n may be 0.
- * Fails with LG_EEXIST when one pt would name two different codecs (Chromium refuses that in a
- * BUNDLE group): the caller must then remap payload types for one publisher.
+ * inactive in BUNDLE, or rejected (stopped: port 0, a=inactive, left out of BUNDLE),
+ * a=setup:actpass, ICE-lite and the local candidates; the track's codec with its pt and fmtp, its
+ * RTX (apt), rtcp-fb nack, nack pli, ccm fir, goog-remb, transport-cc (audio: transport-cc),
+ * extmaps NEGOTIATE_SUB_EXT_*, a=msid, a=ssrc cname/msid and FID group. version goes in the o= line
+ * (increase it on every renegotiation). n may be 0. Fails with LG_EEXIST when one pt would name two
+ * different codecs (Chromium refuses that in a BUNDLE group; rejected m-lines do not count): the
+ * caller must then remap payload types for one publisher; with LG_EINVAL when two slots have the
+ * same mid.
  */
 int negotiate_subscribe_offer(const negotiate_sub_track_t *tracks, size_t n,
                               const negotiate_local_t *local, uint64_t version,
@@ -195,10 +201,11 @@ typedef struct {
 } negotiate_sub_result_t;
 
 /*
- * Checks the browser's answer to offer_we_sent: same m-lines with the same mids in order;
- * directions legal for an answer (recvonly or inactive to sendonly; inactive to inactive); on
- * the transport's m-line (the first not rejected) and every other accepted one: ice-ufrag/pwd, a
- * fingerprint, setup active, rtcp-mux, membership in the answer's BUNDLE group. Fills res.
+ * Checks the browser's answer to offer_we_sent: same m-lines with the same mids in order; an
+ * m-line the offer rejected rejected in the answer too (port 0); directions legal for an answer
+ * (recvonly or inactive to sendonly; inactive to inactive); on the transport's m-line (the first
+ * not rejected) and every other accepted one: ice-ufrag/pwd, a fingerprint, setup active, rtcp-mux,
+ * membership in the answer's BUNDLE group. Fills res.
  */
 int negotiate_subscribe_answer(const sdp_session_t *offer_we_sent, const sdp_session_t *answer,
                                negotiate_sub_result_t *res, char *err, size_t errlen);

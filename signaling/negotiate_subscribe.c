@@ -61,6 +61,10 @@ static const char *track_problem(const negotiate_sub_track_t *t)
     if (t->kind != SDP_KIND_AUDIO && t->kind != SDP_KIND_VIDEO)
         return "kind must be audio or video";
     const char *p = codec_problem(&t->codec);
+    if (!p && t->mid[0] && !token_ok(t->mid, sizeof t->mid))
+        p = "mid must be 1..31 token characters";
+    if (!p && t->active && t->stopped)
+        p = "a stopped (rejected) m-line cannot be active";
     if (p || !t->active)
         return p;
     if (!token_ok(t->stream_id, sizeof t->stream_id) || !token_ok(t->track_id, sizeof t->track_id))
@@ -134,11 +138,19 @@ static int add_extmaps(sdp_media_t *m, sdp_kind_t kind)
     return rc;
 }
 
+static void track_mid(const negotiate_sub_track_t *t, size_t i, char *mid, size_t cap)
+{
+    if (t->mid[0])
+        snprintf(mid, cap, "%s", t->mid);
+    else
+        snprintf(mid, cap, "%zu", i);
+}
+
 static int add_track(sdp_session_t *s, size_t i, const negotiate_sub_track_t *t,
                      const negotiate_local_t *local, const sdp_fingerprint_t *fp)
 {
-    char mid[24];
-    snprintf(mid, sizeof mid, "%zu", i);
+    char mid[32];
+    track_mid(t, i, mid, sizeof mid);
     sdp_media_t *m = sdp_session_add_media(s, t->kind, mid);
     if (!m)
         return LG_EFULL;
@@ -151,7 +163,13 @@ static int add_track(sdp_session_t *s, size_t i, const negotiate_sub_track_t *t,
         rc = add_sender(m, t);
     if (rc == 0)
         rc = neg__add_transport(m, local, fp, SDP_SETUP_ACTPASS);
-    if (rc == 0)
+    if (rc == 0 && t->stopped) { /* rejected (RFC 8829 5.2.2): no transport of its own */
+        m->port = 0;
+        m->candidate_count = 0;
+        memset(m->candidates, 0, sizeof m->candidates);
+        m->end_of_candidates = false;
+    }
+    if (rc == 0 && !t->stopped)
         NEG_COPY(s->bundle_mids[s->bundle_count++], mid);
     return rc;
 }
@@ -167,7 +185,8 @@ static int check_collisions(const sdp_session_t *s, char *err, size_t errlen)
 {
     for (int i = 0; i < s->media_count; i++)
         for (int j = 0; j < i; j++)
-            for (int k = 0; k < s->media[i].codec_count; k++) {
+            for (int k = 0; s->media[i].port && s->media[j].port && k < s->media[i].codec_count;
+                 k++) {
                 const sdp_codec_t *a = &s->media[i].codecs[k];
                 const sdp_codec_t *b = sdp_media_find_codec_pt(&s->media[j], a->pt);
                 if (b && !same_codec(a, b))
@@ -203,6 +222,11 @@ int negotiate_subscribe_offer(const negotiate_sub_track_t *tracks, size_t n,
         const char *problem = track_problem(&tracks[i]);
         if (problem)
             return neg__fail(err, errlen, LG_EINVAL, "subscribe track %zu: %s", i, problem);
+        char mid[32];
+        track_mid(&tracks[i], i, mid, sizeof mid);
+        if (sdp_find_media_by_mid(offer, mid))
+            return neg__fail(err, errlen, LG_EINVAL, "subscribe track %zu: mid %s is used twice", i,
+                             mid);
         rc = add_track(offer, i, &tracks[i], local, &fp);
         if (rc)
             return neg__fail(err, errlen, rc, "subscribe track %zu: does not fit the SDP (%s)", i,
@@ -276,6 +300,10 @@ int negotiate_subscribe_answer(const sdp_session_t *offer_we_sent, const sdp_ses
             return neg__fail(err, errlen, LG_EMALFORMED,
                              "answer m-line %d (mid %s): %s does not answer %s", i + 1, am->mid,
                              sdp_direction_str(am->direction), sdp_direction_str(om->direction));
+        if (om->port == 0 && am->port != 0)
+            return neg__fail(err, errlen, LG_EMALFORMED,
+                             "answer m-line %d (mid %s) accepts an m-line the offer rejected",
+                             i + 1, am->mid);
         negotiate_sub_media_t *r = &res->media[i];
         NEG_COPY(r->mid, om->mid);
         r->kind = om->kind;

@@ -8,7 +8,7 @@
  *   as long as no two threads use the same sdp_session_t at once.
  * - Ownership: the caller owns every struct. sdp_parse() copies what it keeps into bounded char
  *   arrays, so the input may be freed as soon as it returns. sdp_session_t is large (about
- *   530 KB): allocate it on the heap or statically, never on a thread stack.
+ *   2.1 MB, 33 KB per m-section): allocate it on the heap or statically, never on a thread stack.
  * - Strings are NUL-terminated char arrays; "" means absent. A section without a=fingerprint has
  *   fingerprint.alg[0] == '\0': absence is not a parse error (the caller decides).
  * - Errors: 0 or a negative LG_E* code (sfu/lg_error.h). sdp_parse() also fills an sdp_error_t
@@ -33,17 +33,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SDP_MAX_INPUT       65536 /* bytes of SDP text accepted by sdp_parse() */
-#define SDP_MAX_MEDIA       16    /* m-sections per session */
-#define SDP_MAX_CODECS      40    /* payload types per m-line */
-#define SDP_MAX_RTCP_FB     8     /* a=rtcp-fb values per codec */
-#define SDP_MAX_EXTMAPS     24    /* a=extmap per m-section */
-#define SDP_MAX_SSRCS       8     /* distinct a=ssrc per m-section */
-#define SDP_MAX_SSRC_GROUPS 4     /* a=ssrc-group per m-section */
-#define SDP_MAX_GROUP_SSRCS 4     /* ssrcs in one a=ssrc-group */
-#define SDP_MAX_RIDS        8     /* a=rid per m-section, and simulcast streams per direction */
-#define SDP_MAX_RID_ALTS    4     /* ','-separated alternatives in one simulcast stream */
-#define SDP_MAX_CANDIDATES  32    /* a=candidate kept per m-section */
+#define SDP_MAX_INPUT       262144 /* bytes of SDP text accepted by sdp_parse() */
+#define SDP_MAX_MEDIA       64     /* m-sections per session (a subscribe connection's m-lines) */
+#define SDP_MAX_CODECS      40     /* payload types per m-line */
+#define SDP_MAX_RTCP_FB     8      /* a=rtcp-fb values per codec */
+#define SDP_MAX_EXTMAPS     24     /* a=extmap per m-section */
+#define SDP_MAX_SSRCS       8      /* distinct a=ssrc per m-section */
+#define SDP_MAX_SSRC_GROUPS 4      /* a=ssrc-group per m-section */
+#define SDP_MAX_GROUP_SSRCS 4      /* ssrcs in one a=ssrc-group */
+#define SDP_MAX_RIDS        8      /* a=rid per m-section, and simulcast streams per direction */
+#define SDP_MAX_RID_ALTS    4      /* ','-separated alternatives in one simulcast stream */
+#define SDP_MAX_CANDIDATES  32     /* a=candidate kept per m-section */
 
 /* Header extension URIs the relay looks up with sdp_media_find_extmap(). */
 #define SDP_EXT_AUDIO_LEVEL   "urn:ietf:params:rtp-hdrext:ssrc-audio-level"

@@ -2,6 +2,7 @@
 #ifndef LG_SIGNALING_INTERNAL_H
 #define LG_SIGNALING_INTERNAL_H
 
+#include "signaling/mlines.h"
 #include "signaling/negotiate.h"
 #include "signaling/protocol.h"
 #include "signaling/signaling.h"
@@ -10,8 +11,7 @@
 #define SIG_RATE_WINDOW_MS 1000
 #define SIG_RATE_MAX       50 /* messages per window */
 
-#define SIG_MAX_TRACKS 8  /* published per participant */
-#define SIG_MAX_SLOTS  16 /* m-lines of a subscribe connection (never reused) */
+#define SIG_MAX_TRACKS 8 /* published per participant */
 
 /* A track this participant publishes. */
 typedef struct {
@@ -20,15 +20,14 @@ typedef struct {
     negotiate_track_t neg;
 } sig_track_t;
 
-/* One m-line of this participant's subscribe connection. */
+/* The track one m-line of this participant's subscribe connection carries (or last carried); the
+ * m-line's state, kind and mid are in sig_session_t.lines at the same index. */
 typedef struct {
-    bool active;    /* false once the publisher's track is gone (m-line inactive) */
     bool consuming; /* a consumer exists on the worker */
     bool announced; /* track_added sent */
     uint64_t producer_id, consumer_id;
     char publisher[ROOMS_ID_MAX];
     char track_id[64];
-    sdp_kind_t kind;
     negotiate_codec_t codec;
     uint32_t ssrc;
 } sig_slot_t;
@@ -53,16 +52,16 @@ struct sig_session {
     negotiate_local_t sub_local;
     bool sub_local_ready;
     uint64_t sub_transport;
-    sig_slot_t slots[SIG_MAX_SLOTS];
-    int nslots;
-    sig_slot_t offered[SIG_MAX_SLOTS]; /* the slots as the pending offer showed them */
-    int noffered;
+    mlines_t lines; /* its m-lines: which carry a track, their mids (cap 0: not set up yet) */
+    sig_slot_t slots[MLINES_MAX];
+    mlines_t offered_lines; /* lines and slots as the pending offer showed them */
+    sig_slot_t offered[MLINES_MAX];
     negotiate_local_t offered_local;
     int64_t offer_seq;
     bool offer_pending, offer_dirty;
     bool auto_mixed;          /* mixed because its estimate fell, not because it asked */
     bool e2ee_automix_logged; /* said once that an E2EE room keeps it off the mix */
-    bool slots_full_warned;
+    bool lines_full_warned;   /* a track found no free m-line (logged once until one frees) */
     struct sig_session *next;
 };
 
@@ -114,6 +113,8 @@ int sig_local_params(const signaling_t *sig, int worker, negotiate_local_t *l);
 /* Asks the worker to create a transport for s with these credentials. */
 void sig_post_transport(sig_session_t *s, const negotiate_local_t *l, const char *remote_ufrag,
                         const char *remote_fp, uint64_t id, int worker);
+/* Forgets s's subscribe m-lines (the participant left; a new connection starts at mid 0). */
+void sig_subscribe_reset(sig_session_t *s);
 /* Offers s's subscribe connection again (now, or after the pending answer); fresh ICE
  * credentials when `restart` (the transport closed). */
 void sig_resubscribe(sig_session_t *s, bool restart);

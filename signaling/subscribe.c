@@ -1,6 +1,7 @@
 /* Subscribe connections: the relay offers each participant one m-line per track the others
  * publish, renegotiates when tracks come and go (one offer outstanding at a time, m-lines never
- * reordered), and creates the worker's consumers once the browser's answer arrives. */
+ * reordered; a rejected m-line is recycled for a new track of its kind, see mlines.h), and
+ * creates the worker's consumers once the browser's answer arrives. */
 #include "sfu/log.h"
 #include "signaling/sdp.h"
 #include "signaling/signaling_internal.h"
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SDP_TEXT_MAX (64 * 1024)
+#define SDP_TEXT_MAX SDP_MAX_INPUT /* what the browser (and the C peer) will parse */
 
 static const sig_track_t *find_track(room_t *room, uint64_t producer_id, participant_t **owner)
 {
@@ -25,38 +26,55 @@ static const sig_track_t *find_track(room_t *room, uint64_t producer_id, partici
     return NULL;
 }
 
+static bool sending(const sig_session_t *s, int i)
+{
+    return s->lines.line[i].state == MLINE_SEND;
+}
+
 static bool has_slot(const sig_session_t *s, uint64_t producer_id)
 {
-    for (int i = 0; i < s->nslots; i++)
-        if (s->slots[i].active && s->slots[i].producer_id == producer_id)
+    for (int i = 0; i < s->lines.count; i++)
+        if (sending(s, i) && s->slots[i].producer_id == producer_id)
             return true;
     return false;
 }
 
-/* Returns false when every m-line is taken (the track is left out). */
-static bool add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *tr)
+/* An m-line for a new track of `kind` (recycled or appended), its slot cleared; NULL when none
+ * is free: the track is left out, logged once until an m-line frees. */
+static sig_slot_t *take_slot(sig_session_t *s, sdp_kind_t kind, const char *what)
 {
-    if (s->nslots == SIG_MAX_SLOTS) {
-        if (!s->slots_full_warned)
-            LG_WARN("signaling: participant %s has no free m-line for another track (at most %d "
-                    "per subscribe connection)",
-                    s->p->id, SIG_MAX_SLOTS);
-        s->slots_full_warned = true;
-        return false;
+    int i = mlines_take(&s->lines, kind);
+    if (i < 0) {
+        if (!s->lines_full_warned)
+            LG_WARN("signaling: participant %s: all %d m-lines of its subscribe connection are in "
+                    "use; %s is left out until one frees (subscribe-mlines)",
+                    s->p->id, s->lines.cap, what);
+        s->lines_full_warned = true;
+        return NULL;
     }
-    sig_slot_t *sl = &s->slots[s->nslots++];
+    s->lines_full_warned = false;
+    sig_slot_t *sl = &s->slots[i];
     memset(sl, 0, sizeof *sl);
-    sl->active = true;
-    sl->producer_id = tr->producer_id;
     sl->consumer_id = ++s->sig->next_transport_id;
-    snprintf(sl->publisher, sizeof sl->publisher, "%s", owner->id);
-    snprintf(sl->track_id, sizeof sl->track_id, "%s", tr->track_id);
-    sl->kind = tr->neg.kind;
-    sl->codec = tr->neg.codecs[0];
-    sl->codec.rtx_pt = 0; /* retransmissions are answered in place (no RTX stream yet) */
     do
         RAND_bytes((uint8_t *)&sl->ssrc, sizeof sl->ssrc);
     while (sl->ssrc == 0);
+    return sl;
+}
+
+/* Returns false when no m-line is free (the track is left out). */
+static bool add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *tr)
+{
+    char what[160];
+    snprintf(what, sizeof what, "track %s of %s", tr->track_id, owner->id);
+    sig_slot_t *sl = take_slot(s, tr->neg.kind, what);
+    if (!sl)
+        return false;
+    sl->producer_id = tr->producer_id;
+    snprintf(sl->publisher, sizeof sl->publisher, "%s", owner->id);
+    snprintf(sl->track_id, sizeof sl->track_id, "%s", tr->track_id);
+    sl->codec = tr->neg.codecs[0];
+    sl->codec.rtx_pt = 0; /* retransmissions are answered in place (no RTX stream yet) */
     return true;
 }
 
@@ -70,52 +88,51 @@ static bool is_mix(const sig_slot_t *sl)
 /* The one audio m-line of a mixed listener: Opus from the room's mixer. */
 static bool sync_mix_slot(sig_session_t *s)
 {
-    bool want = s->p->mixed_audio, changed = false;
+    bool want = s->p->mixed_audio;
     int found = -1;
-    for (int i = 0; i < s->nslots; i++)
-        if (s->slots[i].active && is_mix(&s->slots[i]))
+    for (int i = 0; i < s->lines.count; i++)
+        if (sending(s, i) && is_mix(&s->slots[i]))
             found = i;
     if (found >= 0 && !want) {
-        s->slots[found].active = false;
-        changed = true;
-    } else if (found < 0 && want && s->nslots < SIG_MAX_SLOTS) {
-        sig_slot_t *sl = &s->slots[s->nslots++];
-        memset(sl, 0, sizeof *sl);
-        sl->active = true;
-        sl->producer_id = MIX_PRODUCER;
-        sl->consumer_id = ++s->sig->next_transport_id;
-        snprintf(sl->publisher, sizeof sl->publisher, "mix");
-        snprintf(sl->track_id, sizeof sl->track_id, "mixed-audio");
-        sl->kind = SDP_KIND_AUDIO;
-        sl->codec.pt = 111;
-        snprintf(sl->codec.name, sizeof sl->codec.name, "opus");
-        sl->codec.clock_rate = 48000;
-        sl->codec.channels = 2;
-        snprintf(sl->codec.fmtp, sizeof sl->codec.fmtp, "minptime=10;useinbandfec=1");
-        do
-            RAND_bytes((uint8_t *)&sl->ssrc, sizeof sl->ssrc);
-        while (sl->ssrc == 0);
-        changed = true;
+        mlines_release(&s->lines, found);
+        return true;
     }
-    return changed;
+    if (found >= 0 || !want)
+        return false;
+    sig_slot_t *sl = take_slot(s, SDP_KIND_AUDIO, "the mixed audio");
+    if (!sl)
+        return false;
+    sl->producer_id = MIX_PRODUCER;
+    snprintf(sl->publisher, sizeof sl->publisher, "mix");
+    snprintf(sl->track_id, sizeof sl->track_id, "mixed-audio");
+    sl->codec.pt = 111;
+    snprintf(sl->codec.name, sizeof sl->codec.name, "opus");
+    sl->codec.clock_rate = 48000;
+    sl->codec.channels = 2;
+    snprintf(sl->codec.fmtp, sizeof sl->codec.fmtp, "minptime=10;useinbandfec=1");
+    return true;
 }
 
 /* Updates s's slots to the room's tracks; returns true if anything changed. A mixed listener
  * gets the mix instead of the others' audio tracks. */
 static bool sync_slots(sig_session_t *s)
 {
-    bool changed = sync_mix_slot(s);
+    if (s->lines.cap == 0)
+        mlines_init(&s->lines, s->sig->cfg->subscribe_mlines);
     room_t *room = s->p->room;
-    for (int i = 0; i < s->nslots; i++) {
+    bool changed = false;
+    for (int i = 0; i < s->lines.count; i++) { /* first free what left, so newcomers may reuse */
         participant_t *owner;
         sig_slot_t *sl = &s->slots[i];
-        bool unwanted = !is_mix(sl) && (!find_track(room, sl->producer_id, &owner) ||
-                                        (s->p->mixed_audio && sl->kind == SDP_KIND_AUDIO));
-        if (sl->active && unwanted) {
-            sl->active = false;
+        bool unwanted =
+            !is_mix(sl) && (!find_track(room, sl->producer_id, &owner) ||
+                            (s->p->mixed_audio && s->lines.line[i].kind == SDP_KIND_AUDIO));
+        if (sending(s, i) && unwanted) {
+            mlines_release(&s->lines, i);
             changed = true;
         }
     }
+    changed |= sync_mix_slot(s);
     for (participant_t *p = room->participants; p; p = p->next) {
         sig_session_t *ps = p->conn;
         if (p == s->p || p->state != PARTICIPANT_JOINED || !ps)
@@ -128,13 +145,15 @@ static bool sync_slots(sig_session_t *s)
     return changed;
 }
 
-static void sub_tracks(const sig_slot_t *slots, int n, negotiate_sub_track_t *out)
+static void sub_tracks(const mlines_t *lines, const sig_slot_t *slots, negotiate_sub_track_t *out)
 {
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < lines->count; i++) {
         const sig_slot_t *sl = &slots[i];
         memset(&out[i], 0, sizeof out[i]);
-        out[i].kind = sl->kind;
-        out[i].active = sl->active;
+        out[i].kind = lines->line[i].kind;
+        out[i].active = lines->line[i].state == MLINE_SEND;
+        out[i].stopped = mlines_rejected(lines, i);
+        mlines_mid(lines, i, out[i].mid, sizeof out[i].mid);
         snprintf(out[i].stream_id, sizeof out[i].stream_id, "%s", sl->publisher);
         snprintf(out[i].track_id, sizeof out[i].track_id, "%s", sl->track_id);
         out[i].codec = sl->codec;
@@ -142,28 +161,31 @@ static void sub_tracks(const sig_slot_t *slots, int n, negotiate_sub_track_t *ou
     }
 }
 
-/* Builds an offer from a set of slots. Deterministic, so the pending offer is rebuilt from its
- * snapshot (s->offered) to check the answer instead of being kept (it is half a megabyte). */
-static int build_offer(const sig_slot_t *slots, int n, const negotiate_local_t *local, int64_t seq,
+/* Builds an offer from m-lines and their slots. Deterministic, so the pending offer is rebuilt
+ * from its snapshot (s->offered) to check the answer instead of being kept (it is 2 MB). tracks
+ * is scratch space for MLINES_MAX entries (heap: 33 KB). */
+static int build_offer(const mlines_t *lines, const sig_slot_t *slots,
+                       const negotiate_local_t *local, int64_t seq, negotiate_sub_track_t *tracks,
                        sdp_session_t *offer, char *why, size_t whylen)
 {
-    negotiate_sub_track_t tracks[SIG_MAX_SLOTS];
-    sub_tracks(slots, n, tracks);
-    return negotiate_subscribe_offer(tracks, (size_t)n, local, (uint64_t)seq, offer, why, whylen);
+    sub_tracks(lines, slots, tracks);
+    return negotiate_subscribe_offer(tracks, (size_t)lines->count, local, (uint64_t)seq, offer, why,
+                                     whylen);
 }
 
 static void announce(sig_session_t *s)
 {
-    for (int i = 0; i < s->nslots; i++) {
+    for (int i = 0; i < s->lines.count; i++) {
         sig_slot_t *sl = &s->slots[i];
         char mid[16];
-        snprintf(mid, sizeof mid, "%d", i);
-        proto_kind_t kind = sl->kind == SDP_KIND_AUDIO ? PROTO_KIND_AUDIO : PROTO_KIND_VIDEO;
-        if (sl->active && !sl->announced) {
+        mlines_mid(&s->lines, i, mid, sizeof mid);
+        proto_kind_t kind =
+            s->lines.line[i].kind == SDP_KIND_AUDIO ? PROTO_KIND_AUDIO : PROTO_KIND_VIDEO;
+        if (sending(s, i) && !sl->announced) {
             proto_track_t t = {sl->track_id, kind, mid};
             sig_send(s, proto_build_track_added(sl->publisher, &t));
             sl->announced = true;
-        } else if (!sl->active && sl->announced) {
+        } else if (!sending(s, i) && sl->announced) {
             sig_send(s, proto_build_track_removed(sl->publisher, sl->track_id));
             sl->announced = false;
         }
@@ -178,25 +200,27 @@ static void send_offer(sig_session_t *s)
         s->sub_local_ready = true;
     }
     sdp_session_t *offer = malloc(sizeof *offer);
+    negotiate_sub_track_t *tracks = malloc(MLINES_MAX * sizeof *tracks);
     char *text = malloc(SDP_TEXT_MAX);
-    char why[256];
+    char why[256] = "the offer does not fit its buffer";
     size_t len;
-    if (offer && text &&
-        build_offer(s->slots, s->nslots, &s->sub_local, s->offer_seq + 1, offer, why, sizeof why) ==
-            0 &&
+    if (offer && tracks && text &&
+        build_offer(&s->lines, s->slots, &s->sub_local, s->offer_seq + 1, tracks, offer, why,
+                    sizeof why) == 0 &&
         sdp_write(offer, text, SDP_TEXT_MAX - 1, &len) == 0) {
         text[len] = '\0';
         s->offer_seq++;
         s->offer_pending = true;
-        memcpy(s->offered, s->slots, sizeof s->offered);
-        s->noffered = s->nslots;
+        s->offered_lines = s->lines;
+        memcpy(s->offered, s->slots, (size_t)s->lines.count * sizeof s->offered[0]);
         s->offered_local = s->sub_local;
         announce(s);
         sig_send(s, proto_build_subscribe_offer(text, s->offer_seq));
-    } else if (offer && text) {
+    } else if (offer && tracks && text) {
         LG_WARN("signaling: cannot offer participant %s its tracks: %s", s->p->id, why);
     }
     free(offer);
+    free(tracks);
     free(text);
 }
 
@@ -279,11 +303,14 @@ static void apply_answer(sig_session_t *s, const negotiate_sub_result_t *res)
         sig_post_transport(s, &s->offered_local, res->ice_ufrag, res->fingerprint, s->sub_transport,
                            s->p->room->worker);
     }
-    /* Slots only ever grow and a slot keeps its producer, so offered[i] and slots[i] agree; a
-     * slot deactivated since the offer went out is removed with the next answer. */
-    for (int i = 0; i < s->noffered && i < res->media_count; i++) {
+    /* M-lines never move, and one is recycled only once an answered offer showed it rejected, so
+     * offered[i] and slots[i] carry the same track when their mids agree; a track that left since
+     * the offer went out is removed with this answer. */
+    const mlines_t *ol = &s->offered_lines;
+    for (int i = 0; i < ol->count && i < res->media_count; i++) {
         sig_slot_t *sl = &s->slots[i];
-        bool wanted = s->offered[i].active && sl->active && res->media[i].accepted;
+        bool wanted = ol->line[i].state == MLINE_SEND && sending(s, i) &&
+                      ol->line[i].mid == s->lines.line[i].mid && res->media[i].accepted;
         if (wanted && !sl->consuming && s->sub_transport) {
             if (is_mix(sl))
                 post_mix_listener(s, sl);
@@ -295,6 +322,13 @@ static void apply_answer(sig_session_t *s, const negotiate_sub_result_t *res)
             sl->consuming = false;
         }
     }
+    mlines_answered(&s->lines, ol); /* rejected on both sides now: free to recycle */
+}
+
+void sig_subscribe_reset(sig_session_t *s)
+{
+    mlines_init(&s->lines, s->sig->cfg->subscribe_mlines);
+    s->lines_full_warned = false;
 }
 
 void sig_resubscribe(sig_session_t *s, bool restart)
@@ -305,7 +339,7 @@ void sig_resubscribe(sig_session_t *s, bool restart)
         s->sub_local_ready = false; /* ICE restart: new credentials for the new transport */
     if (s->offer_pending)
         s->offer_dirty = true;
-    else if (s->nslots > 0)
+    else if (s->lines.count > 0)
         send_offer(s);
 }
 
@@ -313,6 +347,7 @@ typedef struct {
     sdp_session_t offer;
     sdp_session_t answer;
     negotiate_sub_result_t res;
+    negotiate_sub_track_t tracks[MLINES_MAX];
 } answer_work_t;
 
 void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m)
@@ -330,8 +365,8 @@ void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m)
     }
     sdp_error_t se;
     char why[256];
-    int rc = build_offer(s->offered, s->noffered, &s->offered_local, s->offer_seq, &w->offer, why,
-                         sizeof why);
+    int rc = build_offer(&s->offered_lines, s->offered, &s->offered_local, s->offer_seq, w->tracks,
+                         &w->offer, why, sizeof why);
     if (rc != 0) {
         sig_error(s, &m->id, PROTO_ERR_INTERNAL, "%s", why);
     } else if (sdp_parse((const uint8_t *)m->sdp.sdp, m->sdp.sdp_len, &w->answer, &se) != 0) {
@@ -345,11 +380,11 @@ void sig_on_subscribe_answer(sig_session_t *s, const proto_msg_t *m)
         s->offer_pending = false;
         apply_answer(s, &w->res);
         sig_send(s, proto_build_ok(&m->id));
-        if (s->offer_dirty) {
+        /* tracks may have come while the offer was out, or have waited for an m-line to free */
+        if (!s->closing && s->p && s->p->state == PARTICIPANT_JOINED &&
+            (sync_slots(s) || s->offer_dirty)) {
             s->offer_dirty = false;
             send_offer(s);
-        } else {
-            sync_session(s); /* tracks may have come while the offer was out */
         }
     }
     free(w);

@@ -199,6 +199,7 @@ typedef struct {
     peer_leg_stats_t publish;
     peer_leg_stats_t subscribe;
     uint64_t subscribe_offers; /* subscribe_offer pushes answered */
+    uint32_t subscribe_mlines; /* m-lines of the last subscribe offer answered (any server) */
     uint64_t pushes;           /* other pushes received (participant_joined, track_added...) */
     uint64_t signaling_errors; /* error replies not tied to a blocking call, unreadable messages */
     char participant_id[65];   /* from `joined` */

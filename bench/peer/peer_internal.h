@@ -29,7 +29,7 @@
 #define PEER_TX_MAX        1500  /* one RTP packet before SRTP */
 #define PEER_TCP_TXQ       (512 * 1024)
 #define PEER_CHECK_EVERY   (100 * NS_PER_MS) /* ICE check retransmission */
-#define PEER_SDP_MAX       32768
+#define PEER_SDP_MAX       SDP_MAX_INPUT     /* an offer of SDP_MAX_MEDIA m-lines, or its answer */
 #define PEER_VIDEO_PAYLOAD 1200 /* bytes of VP8 payload per packet, descriptor included */
 
 /* RTP payload types and header extension ids the offer announces. */

@@ -413,8 +413,10 @@ int peer_answer_subscribe(peer_t *p, const char *offer, size_t len, char *out, s
         if (rc != 0)
             peer_fail(p, rc, "peer: writing the subscribe answer failed: %s", lg_strerror(rc));
     }
-    if (rc == 0)
+    if (rc == 0) {
         note_payload_types(leg, s);
+        p->st.subscribe_mlines = s->media_count;
+    }
     free(s);
     if (rc == 0 && !same)
         rc = leg_start(leg, &r);

@@ -115,6 +115,30 @@ test('(a) three participants see and hear each other', { timeout: SCENARIO_TIMEO
       await waitPhase(bernard, 'ended', 10000);
       assert.equal(await endTitle(bernard).textContent(), 'You left the meeting');
       await alice.page.locator('#grid [aria-label="Bernard Okafor"]').waitFor({ state: 'detached', timeout: 10000 });
+
+      // Dana joins after him: Alice receives her video on the m-line Bernard's video left (rejected,
+      // then recycled under a new mid; his audio's was Alice's first m-line, which carries the
+      // BUNDLE transport and stays), so her subscribe connection grows by one m-line, not two.
+      const mlines = (p) => p.page.evaluate(() => {
+        const pc = window.legation.subscribePc;
+        const sections = pc.remoteDescription.sdp.split('\r\nm=').slice(1);
+        return { stable: pc.signalingState === 'stable', lines: sections.map((m, index) => ({
+          index, port: m.split(' ')[1], mid: (m.match(/\r\na=mid:(\S+)/) || [])[1] })) };
+      });
+      const before = await poll(async () => {
+        const d = await mlines(alice);
+        return d.stable && d.lines.some((l) => l.port === '0') ? d : { ok: false, ...d };
+      }, 10000);
+      assert.ok(before.ok !== false, `Bernard's m-lines rejected at Alice: ${JSON.stringify(before)}`);
+      const dana = await participant('Dana', joinLink(mintToken({ room, name: 'Dana Newcomer' })));
+      people.push(dana);
+      await join(dana);
+      await expectMedia(alice, [chen, dana], 'after Dana took Bernard\'s place');
+      const after = await mlines(alice);
+      const desc = JSON.stringify(after.lines);
+      assert.ok(after.lines.length < 6, `Alice's m-lines were recycled, not appended: ${desc}`);
+      assert.ok(after.lines.some((l) => l.index < 4 && l.port !== '0' && Number(l.mid) >= 4),
+        `an m-line of Bernard's carries Dana's media under a new mid: ${desc}`);
     });
   } finally {
     await closeAll(people);

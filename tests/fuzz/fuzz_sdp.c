@@ -8,7 +8,7 @@
 
 #define OUT_CAP (1024 * 1024)
 
-/* Static: sdp_session_t is about half a megabyte. libFuzzer runs one input at a time. */
+/* Static: sdp_session_t is about 2 MB. libFuzzer runs one input at a time. */
 static sdp_session_t first, second;
 static char out[OUT_CAP];
 

@@ -124,6 +124,13 @@ static void test_bad_flags(void **state)
     assert_int_equal(lg_config_parse_args(&c, 6, a8, 2, err, sizeof err), 0);
     assert_int_equal(c.mix_ptime_ms, 40);
     assert_int_equal(c.mix_bitrate, 8000);
+    assert_int_equal(c.subscribe_mlines, 64);
+    char *a9[] = {"legation", "run", "--subscribe-mlines", "65"};
+    assert_int_equal(lg_config_parse_args(&c, 4, a9, 2, err, sizeof err), LG_EINVAL);
+    assert_non_null(strstr(err, "2..64"));
+    char *a10[] = {"legation", "run", "--subscribe-mlines", "24"};
+    assert_int_equal(lg_config_parse_args(&c, 4, a10, 2, err, sizeof err), 0);
+    assert_int_equal(c.subscribe_mlines, 24);
     char *a6[] = {"legation", "run", "stray"};
     assert_int_equal(lg_config_parse_args(&c, 3, a6, 2, err, sizeof err), LG_EINVAL);
 }

@@ -1080,6 +1080,76 @@ static int sub_offer_rc(const negotiate_sub_track_t *t, size_t n, char *err)
     return rc;
 }
 
+/* A track left (m-line 1 rejected), then another's track took a rejected m-line back under a new
+ * mid (RFC 8829 5.2.2): port 0 and out of BUNDLE while rejected, a new mid when recycled. */
+static void test_subscribe_rejected_and_recycled(void **state)
+{
+    negotiate_sub_track_t t[3];
+    make_tracks(t);
+    t[2] = t[1];
+    t[2].ssrc = 4444;
+    t[2].rtx_ssrc = 5555;
+    t[1].active = false;
+    t[1].stopped = true;
+    strcpy(t[1].mid, "1");
+    strcpy(t[2].mid, "7");
+    char *text;
+    sdp_session_t *o = sub_offer(t, 3, 3, &text);
+    assert_int_equal(o->media_count, 3);
+    assert_int_equal(o->bundle_count, 2);
+    assert_string_equal(o->bundle_mids[0], "0");
+    assert_string_equal(o->bundle_mids[1], "7");
+    const sdp_media_t *gone = &o->media[1];
+    assert_string_equal(gone->mid, "1");
+    assert_int_equal(gone->port, 0);
+    assert_int_equal(gone->direction, SDP_DIR_INACTIVE);
+    assert_int_equal(gone->candidate_count, 0);
+    assert_int_equal(gone->ssrc_count, 0);
+    assert_non_null(strstr(text, "m=video 0 UDP/TLS/RTP/SAVPF 96 97\r\n"));
+    const sdp_media_t *reused = &o->media[2];
+    assert_string_equal(reused->mid, "7");
+    assert_int_equal(reused->port, 40000);
+    assert_int_equal(reused->direction, SDP_DIR_SENDONLY);
+    assert_true(reused->ssrcs[0].ssrc == 4444);
+
+    /* the browser rejects it too; the recycled m-line is accepted under its new mid */
+    char *ans = browser_answer(text);
+    negotiate_sub_result_t res;
+    char err[ERR_CAP] = "";
+    int rc = sub_answer(o, ans, &res, err);
+    if (rc != 0)
+        fail_msg("negotiate_subscribe_answer: %d %s", rc, err);
+    assert_false(res.media[1].accepted);
+    assert_true(res.media[2].accepted);
+    assert_string_equal(res.media[2].mid, "7");
+    /* an answer may not bring a rejected m-line back */
+    char *bad = replace_all(ans, "m=video 0 ", "m=video 9 ");
+    expect_answer_error(o, bad, LG_EMALFORMED,
+                        "answer m-line 2 (mid 1) accepts an m-line the offer rejected");
+    free(bad);
+    free(ans);
+    free(text);
+    free(o);
+
+    /* a rejected m-line is out of the BUNDLE group: its old codec may not collide */
+    t[1].codec.pt = 111;
+    assert_int_equal(sub_offer_rc(t, 3, err), 0);
+    t[1].stopped = false;
+    assert_int_equal(sub_offer_rc(t, 3, err), LG_EEXIST);
+    /* a mid names one m-line; a stopped m-line carries nothing */
+    make_tracks(t);
+    strcpy(t[1].mid, "0");
+    assert_int_equal(sub_offer_rc(t, 2, err), LG_EINVAL);
+    assert_string_equal(err, "subscribe track 1: mid 0 is used twice");
+    make_tracks(t);
+    t[1].stopped = true;
+    assert_int_equal(sub_offer_rc(t, 2, err), LG_EINVAL);
+    assert_string_equal(err, "subscribe track 1: a stopped (rejected) m-line cannot be active");
+    make_tracks(t);
+    strcpy(t[1].mid, "a b");
+    assert_int_equal(sub_offer_rc(t, 2, err), LG_EINVAL);
+}
+
 static void test_subscribe_offer_errors(void **state)
 {
     negotiate_sub_track_t t[3];
@@ -1144,6 +1214,7 @@ int main(void)
         cmocka_unit_test(test_subscribe_answer),
         cmocka_unit_test(test_subscribe_answer_errors),
         cmocka_unit_test(test_subscribe_renegotiation),
+        cmocka_unit_test(test_subscribe_rejected_and_recycled),
         cmocka_unit_test(test_subscribe_offer_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -718,15 +718,16 @@ static void test_error_bad_rtpmap(void **state)
 
 static void test_error_too_many_mlines(void **state)
 {
-    char *text = malloc(4096);
+    char *text = malloc(64 * (SDP_MAX_MEDIA + 1) + sizeof MINI);
     strcpy(text, MINI);
     for (int i = 0; i < SDP_MAX_MEDIA + 1; i++) {
         char line[96];
         snprintf(line, sizeof line, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:%d\r\n", i);
         strcat(text, line);
     }
-    /* 4 session lines, then 2 lines per m-section: the 17th m= is line 4 + 2*16 + 1. */
-    expect_error(text, LG_EFULL, 37, "SDP line 37: too many m= lines (max 16)");
+    /* 4 session lines, then 2 lines per m-section: the 65th m= is line 4 + 2*64 + 1. */
+    assert_int_equal(SDP_MAX_MEDIA, 64);
+    expect_error(text, LG_EFULL, 133, "SDP line 133: too many m= lines (max 64)");
     free(text);
 }
 

@@ -73,6 +73,7 @@ export class RoomView {
       if (owner.kind === 'screen') this.grid.removeScreen(pid);
       else if (arrived) this.grid.detachTrack(arrived.track);
       this.midOwner.delete(mid);
+      this.midTrack.delete(mid); // the relay never gives this mid to another track
     }
   }
 
