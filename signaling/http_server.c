@@ -39,6 +39,7 @@ struct ws_conn {
     char *rx;
     size_t rxlen;
     int closing;
+    int close_sent; /* our close frame is out: wait for the client's, reading and dropping */
     int close_code;
     char close_reason[96];
 };
@@ -287,8 +288,16 @@ static int ws_writeable(struct lws *wsi, ws_conn_t *c)
         buf[LWS_PRE] = (uint8_t)(c->close_code >> 8);
         buf[LWS_PRE + 1] = (uint8_t)c->close_code;
         memcpy(buf + LWS_PRE + 2, c->close_reason, n);
+        if (c->close_sent)
+            return 0;
         lws_write(wsi, buf + LWS_PRE, n + 2, (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE */);
-        return -1;
+        /* Closing the socket now would make the kernel answer whatever the client is still
+         * sending with a reset, which can discard our close frame before the client reads it
+         * (it then sees 1006, not our code). RFC 6455 7.1.1: wait for the client's close frame
+         * (lws then closes), reading and dropping messages meanwhile, at most 2 s. */
+        c->close_sent = 1;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 2);
+        return 0;
     }
     return 0;
 }
