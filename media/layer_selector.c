@@ -171,6 +171,27 @@ int layersel_set_current(layersel_t *s, uint8_t layer)
     return 0;
 }
 
+int layersel_reorder(layersel_t *s, const uint8_t *to)
+{
+    if (!s || !to)
+        return LG_EINVAL;
+    unsigned seen = 0;
+    for (int i = 0; i < s->nlayers; i++) {
+        if (to[i] >= s->nlayers || (seen & 1u << to[i]))
+            return LG_EINVAL;
+        seen |= 1u << to[i];
+    }
+    layersel_layer_t layers[LAYERSEL_MAX_LAYERS];
+    for (int i = 0; i < s->nlayers; i++)
+        layers[to[i]] = s->layers[i];
+    memcpy(s->layers, layers, s->nlayers * sizeof layers[0]);
+    if (s->current != LAYERSEL_NONE)
+        s->current = (int8_t)to[s->current];
+    if (s->target != LAYERSEL_NONE)
+        s->target = (int8_t)to[s->target];
+    return 0;
+}
+
 int layersel_current(const layersel_t *s)
 {
     return s ? s->current : LAYERSEL_NONE;

@@ -112,6 +112,11 @@ layersel_verdict_t layersel_on_packet(layersel_t *s, uint8_t layer, bool keyfram
  * LG_EINVAL. */
 int layersel_set_current(layersel_t *s, uint8_t layer);
 
+/* The layers were ranked anew (their quality order changed): the layer at index i moves to index
+ * to[i] (a permutation of 0..nlayers-1), with its state and the current and target choices; the
+ * preference keeps its index (it names a quality, not a layer). Returns 0 or LG_EINVAL. */
+int layersel_reorder(layersel_t *s, const uint8_t *to);
+
 /* The layer being forwarded, and the one wanted (LAYERSEL_NONE for none). */
 int layersel_current(const layersel_t *s);
 int layersel_target(const layersel_t *s);

@@ -63,6 +63,7 @@ typedef struct {
     uint64_t mix_decodes, mix_encodes, mix_concealed, mix_fec_recovered, mix_cpu_ns;
     uint64_t pli_throttled;    /* subscriber PLI/FIR absorbed by the throttle */
     uint64_t layer_switches;   /* subscribers moved to another simulcast layer (at a key frame) */
+    uint64_t layer_reranks;    /* simulcast layers put in a new quality order by measured rates */
     uint64_t temporal_dropped; /* packets held back from a subscriber: VP8 TIDs above its choice */
     uint64_t transports_created;
     uint64_t transports_connected;

@@ -71,6 +71,8 @@ static const counter_family_t COUNTERS[] = {
      offsetof(lg_counters_t, pli_throttled)},
     {"layer_switches_total", "subscribers moved to another simulcast layer at a key frame",
      offsetof(lg_counters_t, layer_switches)},
+    {"layer_reranks_total", "simulcast layers re-ranked by their measured bitrates",
+     offsetof(lg_counters_t, layer_reranks)},
     {"temporal_dropped_total", "packets held back from subscribers above their VP8 temporal layer",
      offsetof(lg_counters_t, temporal_dropped)},
     {"nacks_received_total", "sequence numbers subscribers NACKed",

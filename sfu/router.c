@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(ROUTER_MAX_LAYERS <= LAYER_RANK_MAX && ROUTER_MAX_LAYERS <= LAYERSEL_MAX_LAYERS,
+               "a producer's layers must fit the ranking and the selector");
+
 static transport_t *find_transport(lg_worker_t *w, uint64_t id)
 {
     return transport_find_id(w, id);
@@ -120,6 +123,7 @@ int router_add_producer(struct lg_worker *w, const producer_params_t *pp)
     memcpy(p->ssrcs, pp->ssrcs, sizeof p->ssrcs);
     memcpy(p->rtx_ssrcs, pp->rtx_ssrcs, sizeof p->rtx_ssrcs);
     p->rate_since_ms = lg_worker_now_ms(w); /* else the first window spans the worker's uptime */
+    layer_rank_init(&p->rank, (uint8_t)p->p.nlayers, p->p.hints);
     p->t = t;
     t->producers[t->nproducers++] = p;
     if (p->p.kind == ROUTER_AUDIO && p->p.ext_audio_level)
@@ -158,9 +162,9 @@ int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
     c->prod = p;
     c->t = t;
     c->layer = -1;
-    c->target_layer = cp->preferred_layer >= 0 && cp->preferred_layer < p->p.nlayers
-                          ? cp->preferred_layer
-                          : p->p.nlayers - 1; /* lowest layer until estimates drive it */
+    /* the lowest layer until estimates drive it, else the preferred one (0 = the highest) */
+    int n = p->p.nlayers, pref = cp->preferred_layer;
+    c->target_layer = p->rank.order[pref >= 0 && pref < n ? n - 1 - pref : 0];
     build_id_map(c);
     seqrw_init(&c->rw, p->p.clock_rate ? p->p.clock_rate : 90000);
     if (p->p.kind == ROUTER_VIDEO)
@@ -330,7 +334,7 @@ static bool admit(consumer_t *c, int layer, bool keyframe)
         if (c->layer >= 0)
             c->t->w->counters.layer_switches++;
         c->layer = layer;
-        layersel_set_current(&c->sel, (uint8_t)(c->prod->p.nlayers - 1 - layer));
+        layersel_set_current(&c->sel, c->prod->rank.rank[layer]);
         return true;
     }
     return false;
@@ -541,14 +545,16 @@ void router_on_rtp(struct lg_worker *w, transport_t *t, uint8_t *data, size_t le
     media_in(w, p, layer, w->rtx_scratch, n, &orig);
 }
 
-/* Layer l of the router (0 = first rid, highest quality) is index nlayers-1-l for layersel. */
+/* Layer l of the router (the offer's l-th rid) is index p->rank.rank[l] for layersel (0 = the
+ * lowest quality). */
 static void select_layer(consumer_t *c, uint64_t now_ms)
 {
     producer_t *p = c->prod;
     int n = p->p.nlayers;
     for (int l = 0; l < n; l++) {
-        layersel_set_layer(&c->sel, (uint8_t)(n - 1 - l), p->layer_bps[l] > 0, p->layer_bps[l], 0);
-        layersel_set_temporal(&c->sel, (uint8_t)(n - 1 - l), p->tid_bps[l], p->tids[l]);
+        uint8_t i = p->rank.rank[l];
+        layersel_set_layer(&c->sel, i, p->layer_bps[l] > 0, p->layer_bps[l], 0);
+        layersel_set_temporal(&c->sel, i, p->tid_bps[l], p->tids[l]);
     }
     int videos = 0;
     for (consumer_t *x = c->t->consumers; x; x = x->next_in_transport)
@@ -558,7 +564,7 @@ static void select_layer(consumer_t *c, uint64_t now_ms)
     unsigned flags = layersel_update(&c->sel, estimate, now_ms);
     int target = layersel_target(&c->sel);
     if (target != LAYERSEL_NONE)
-        c->target_layer = n - 1 - target;
+        c->target_layer = p->rank.order[target];
     if (flags & LAYERSEL_KEYFRAME)
         request_keyframe(p, c->target_layer);
 }
@@ -592,6 +598,23 @@ static void measure_tids(producer_t *p, int l, uint64_t span)
     }
 }
 
+/* Re-ranks p's layers from this window's rates (media/layer_rank.h). Consumers hold encoding
+ * indices (layer, target_layer), which a re-rank leaves alone: what is forwarded and the switch
+ * awaited go on unchanged, and seq/ts and picture-id continuity are the rewriters' as for any
+ * switch. Only each selector's rank-indexed state is moved to the new ranks. */
+static void rerank(lg_worker_t *w, producer_t *p)
+{
+    uint8_t old[ROUTER_MAX_LAYERS], to[ROUTER_MAX_LAYERS];
+    memcpy(old, p->rank.rank, sizeof old);
+    if (!layer_rank_measured(&p->rank, p->layer_bps))
+        return;
+    for (int l = 0; l < p->p.nlayers; l++)
+        to[old[l]] = p->rank.rank[l];
+    for (consumer_t *c = p->consumers; c; c = c->next_in_producer)
+        layersel_reorder(&c->sel, to);
+    w->counters.layer_reranks++;
+}
+
 void router_update_layers(struct lg_worker *w, uint64_t now_ms)
 {
     for (producer_t *p = w->producers; p; p = p->next) {
@@ -606,6 +629,8 @@ void router_update_layers(struct lg_worker *w, uint64_t now_ms)
             temporal |= p->tids[l] > 1;
         }
         p->rate_since_ms = now_ms;
+        if (p->p.kind == ROUTER_VIDEO && p->p.nlayers > 1)
+            rerank(w, p);
         if (p->p.kind == ROUTER_VIDEO && (p->p.nlayers > 1 || temporal))
             for (consumer_t *c = p->consumers; c; c = c->next_in_producer)
                 select_layer(c, now_ms);

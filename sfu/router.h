@@ -6,8 +6,10 @@
  *
  * Video consumers get one simulcast layer at a time, chosen every 500 ms from the layers'
  * measured bitrates and the subscriber leg's estimate (router_update_layers), switched at a key
- * frame the relay asks the publisher for. When even the lowest layer does not fit, its VP8
- * temporal layers above what fits are held back (media/layer_selector.h); the consumer's
+ * frame the relay asks the publisher for. A producer's layers are indexed as the offer lists its
+ * rids (encoding identity); their quality order comes from a=rid restrictions or the measured
+ * rates (media/layer_rank.h), never from that position. When even the lowest layer does not fit,
+ * its VP8 temporal layers above what fits are held back (media/layer_selector.h); the consumer's
  * sequence rewrite (media/seq_rewriter.h) closes the holes they leave and maps the subscriber's
  * NACKs back to source numbers. VP8 picture ids and TL0PICIDX are rewritten to continue across
  * switches (a receiver drops frames whose picture id looks older than one it decoded). */
@@ -19,6 +21,7 @@
 
 #include "media/active_speaker.h"
 #include "media/bwe.h"
+#include "media/layer_rank.h"
 #include "media/layer_selector.h"
 #include "media/nack_generator.h"
 #include "media/rtx_buffer.h"
@@ -26,7 +29,7 @@
 #include "sfu/rtcp_reports.h"
 #include "sfu/transport.h"
 
-#define ROUTER_MAX_LAYERS       4
+#define ROUTER_MAX_LAYERS       4 /* at most LAYER_RANK_MAX and LAYERSEL_MAX_LAYERS */
 #define ROUTER_MAX_TIDS         LAYERSEL_MAX_TEMPORAL /* VP8 temporal layers measured per layer */
 #define ROUTER_RID_MAX          16
 #define ROUTER_MID_MAX          32
@@ -49,7 +52,8 @@ typedef struct {
     char mid[ROUTER_MID_MAX];
     int nlayers; /* 1 without simulcast */
     char rids[ROUTER_MAX_LAYERS][ROUTER_RID_MAX];
-    uint32_t ssrcs[ROUTER_MAX_LAYERS]; /* 0: learnt from the mid/rid extensions */
+    layer_rank_hint_t hints[ROUTER_MAX_LAYERS]; /* a=rid restrictions, for the quality order */
+    uint32_t ssrcs[ROUTER_MAX_LAYERS];          /* 0: learnt from the mid/rid extensions */
     uint32_t rtx_ssrcs[ROUTER_MAX_LAYERS];
     uint8_t ext_mid, ext_rid, ext_rrid, ext_audio_level, ext_abs_send_time, ext_twcc;
 } producer_params_t;
@@ -63,7 +67,7 @@ typedef struct {
     uint8_t pt;
     /* the subscriber's extension ids (0: not negotiated, the element is blanked) */
     uint8_t ext_abs_send_time, ext_audio_level, ext_twcc;
-    int preferred_layer; /* 0 = highest quality; -1 = let the relay choose */
+    int preferred_layer; /* by quality: 0 = the highest; -1 = let the relay choose */
 } consumer_params_t;
 
 typedef struct consumer consumer_t;
@@ -92,6 +96,7 @@ typedef struct producer {
     uint32_t tid_bps[ROUTER_MAX_LAYERS][ROUTER_MAX_TIDS];   /* cumulative: TIDs 0..t */
     uint8_t tids[ROUTER_MAX_LAYERS]; /* TIDs seen in the last window (highest + 1), 0: none */
     uint64_t rate_since_ms;
+    layer_rank_t rank; /* the layers' quality order; re-ranked from the measured rates */
     int speaker_slot;
     bool muted;
     uint64_t last_pli_ms;
@@ -105,11 +110,11 @@ struct consumer {
     producer_t *prod;
     transport_t *t;
     uint8_t id_map[16]; /* publisher extension id -> subscriber id, 0 blanks it */
-    int layer;          /* forwarded layer, -1 until a keyframe arrives */
+    int layer;          /* forwarded layer (encoding index, as prod->p.rids), -1 until a keyframe */
     layersel_t sel;     /* video: the spatial and VP8 temporal layers its estimate affords (selector
-                           index 0 = lowest, the reverse of `layer`) */
-    int target_layer;
-    seqrw_t rw; /* one continuous seq/ts out of layer switches and temporal-layer drops */
+                           index = prod->rank.rank[layer], 0 = lowest quality) */
+    int target_layer;   /* encoding index, like `layer` */
+    seqrw_t rw;         /* one continuous seq/ts out of layer switches and temporal-layer drops */
     /* VP8: picture id and TL0PICIDX continue across layer switches (out = in + delta) */
     bool vp8_started;
     uint32_t vp8_src; /* the source SSRC the deltas are for */

@@ -91,6 +91,11 @@ static void post_producer(sig_session_t *s, const sig_track_t *tr)
         snprintf(p->rids[l], sizeof p->rids[l], "%.15s", n->layer_count ? n->layers[l].rid : "");
         p->ssrcs[l] = n->layer_count ? n->layers[l].ssrc : n->ssrc;
         p->rtx_ssrcs[l] = n->layer_count ? n->layers[l].rtx_ssrc : n->rtx_ssrc;
+        if (n->layer_count) {
+            const negotiate_layer_t *nl = &n->layers[l];
+            p->hints[l] =
+                (layer_rank_hint_t){nl->max_width, nl->max_height, nl->max_br, nl->max_fps};
+        }
     }
     p->ext_mid = (uint8_t)n->ext.mid;
     p->ext_rid = (uint8_t)n->ext.rid;

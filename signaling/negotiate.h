@@ -92,11 +92,14 @@ typedef struct {
     uint8_t fb;          /* NEGOTIATE_FB_* bits answered */
 } negotiate_codec_t;
 
-/* One simulcast layer of a publish track, in the offer's a=simulcast order. */
+/* One simulcast layer of a publish track, in the offer's a=simulcast order (not by quality). */
 typedef struct {
     char rid[32];      /* "" for SSRC-signaled simulcast (a=ssrc-group:SIM) */
     uint32_t ssrc;     /* 0: learn it from packets carrying this rid */
     uint32_t rtx_ssrc; /* 0: learn it from packets carrying it as repaired-rid */
+    /* the offer's a=rid restrictions (RFC 8851), 0 when not given: they rank the layers by quality
+     * (media/layer_rank.h); the offer's order says nothing about it */
+    uint32_t max_width, max_height, max_br, max_fps;
 } negotiate_layer_t;
 
 /* One accepted m-line of a publish connection: what the media worker routes by. */

@@ -191,8 +191,45 @@ static bool offered_send_rid(const sdp_media_t *om, const char *rid)
     return false;
 }
 
+/* One "key=value" of a rid's restrictions; keys other than max-width, max-height, max-br and
+ * max-fps (pt, depend, max-fs...) and values that are not a plain number are skipped. */
+static void rid_limit(const char *s, size_t n, negotiate_layer_t *l)
+{
+    static const char *const keys[] = {"max-width", "max-height", "max-br", "max-fps"};
+    uint32_t *const dst[] = {&l->max_width, &l->max_height, &l->max_br, &l->max_fps};
+    const char *eq = memchr(s, '=', n);
+    size_t klen = eq ? (size_t)(eq - s) : 0, vlen = eq ? n - klen - 1 : 0;
+    if (!eq || vlen == 0 || vlen > 9)
+        return;
+    uint32_t v = 0;
+    for (size_t i = 0; i < vlen; i++) {
+        if (eq[1 + i] < '0' || eq[1 + i] > '9')
+            return;
+        v = v * 10 + (uint32_t)(eq[1 + i] - '0');
+    }
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (strlen(keys[k]) == klen && strncasecmp(s, keys[k], klen) == 0)
+            *dst[k] = v;
+}
+
+/* The restrictions of the offer's "a=rid:<rid> send pt=96;max-width=1280;max-height=720". */
+static void rid_limits(const sdp_media_t *om, const char *rid, negotiate_layer_t *l)
+{
+    for (int i = 0; i < om->rid_count; i++) {
+        if (om->rids[i].direction != SDP_DIR_SENDONLY || strcmp(om->rids[i].id, rid) != 0)
+            continue;
+        for (const char *s = om->rids[i].params; *s;) {
+            s += strspn(s, " ");
+            size_t n = strcspn(s, ";");
+            rid_limit(s, n, l);
+            s += n + (s[n] == ';');
+        }
+        return;
+    }
+}
+
 /* Adds "a=rid:<rid> recv" and a layer, unless the rid is already there or there is no room. */
-static bool add_rid(sdp_media_t *am, negotiate_track_t *t, const char *rid)
+static bool add_rid(const sdp_media_t *om, sdp_media_t *am, negotiate_track_t *t, const char *rid)
 {
     for (int i = 0; i < am->rid_count; i++)
         if (strcmp(am->rids[i].id, rid) == 0)
@@ -203,7 +240,9 @@ static bool add_rid(sdp_media_t *am, negotiate_track_t *t, const char *rid)
     memset(r, 0, sizeof *r);
     NEG_COPY(r->id, rid);
     r->direction = SDP_DIR_RECVONLY;
-    NEG_COPY(t->layers[t->layer_count++].rid, rid);
+    negotiate_layer_t *l = &t->layers[t->layer_count++];
+    NEG_COPY(l->rid, rid);
+    rid_limits(om, rid, l);
     return true;
 }
 
@@ -217,7 +256,7 @@ static void answer_simulcast(const sdp_media_t *om, sdp_media_t *am, negotiate_t
     if (send->count == 0) { /* a=rid without a=simulcast: one restricted stream */
         for (int i = 0; i < om->rid_count; i++)
             if (om->rids[i].direction == SDP_DIR_SENDONLY)
-                add_rid(am, t, om->rids[i].id);
+                add_rid(om, am, t, om->rids[i].id);
         return;
     }
     sdp_sim_list_t *recv = &am->simulcast.recv;
@@ -226,7 +265,7 @@ static void answer_simulcast(const sdp_media_t *om, sdp_media_t *am, negotiate_t
         memset(st, 0, sizeof *st);
         for (int j = 0; j < send->streams[i].alt_count && j < SDP_MAX_RID_ALTS; j++) {
             const sdp_sim_alt_t *alt = &send->streams[i].alts[j];
-            if (offered_send_rid(om, alt->rid) && add_rid(am, t, alt->rid))
+            if (offered_send_rid(om, alt->rid) && add_rid(om, am, t, alt->rid))
                 st->alts[st->alt_count++] = *alt;
         }
         if (st->alt_count > 0)

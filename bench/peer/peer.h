@@ -45,10 +45,11 @@
  * key frame, a key frame header media/vp8.h recognises) for video.
  *
  * Simulcast (opts.simulcast_layers 2 or 3): the offer carries a=rid:<rid> send per layer and
- * a=simulcast:send with the highest quality first ("h;m;l", "h;l") and no a=ssrc lines, as
- * Chromium's does, plus the mid, rtp-stream-id and repaired-rtp-stream-id extensions. Each layer
- * is its own SSRC (random, like its sequence and timestamp bases) carrying its rid in every
- * packet, each a quarter of the rate of the one above (1/16, 1/4, 1/1 of video_kbps for three
+ * a=simulcast:send with the highest quality first ("h;m;l", "h;l"; lowest first, "l;m;h", with
+ * opts.simulcast_low_first, as mediasoup-client and LiveKit apps order theirs) and no a=ssrc
+ * lines, as Chromium's does, plus the mid, rtp-stream-id and repaired-rtp-stream-id extensions.
+ * Each layer is its own SSRC (random, like its sequence and timestamp bases) carrying its rid in
+ * every packet, each a quarter of the rate of the one above (1/16, 1/4, 1/1 of video_kbps for three
  * layers, 1/4 and 1/1 for two), with its own picture ids,
  * TL0PICIDX and key frames; frames are captured once and sent on every layer. A PLI or FIR naming
  * a layer's SSRC makes that layer (only) send a key frame; one naming no known SSRC makes every
@@ -100,6 +101,7 @@ typedef struct {
     unsigned keyframe_interval; /* frames between key frames; 90 */
     unsigned audio_level;       /* -dBov in ssrc-audio-level, 1 (loud)..127 (silent); 30 */
     unsigned simulcast_layers;  /* 0 or 1: one video stream; 2 or 3: simulcast (see Contract) */
+    bool simulcast_low_first;   /* simulcast: list the rids lowest quality first in the offer */
     unsigned temporal_layers;   /* VP8 temporal layers per stream, 0 or 1 (no TID), 2 or 3 */
 
     /* Real Opus (bench/peer/peer_opus.c). With opus_tone_hz set, the audio is a sine of that
@@ -188,9 +190,9 @@ typedef struct {
     /* simulcast, by layer index (0 = lowest; single-stream video is layer 0) */
     uint64_t keyframes_by_layer[PEER_MAX_LAYERS];
     uint64_t plis_by_layer[PEER_MAX_LAYERS]; /* PLIs and FIRs naming that layer's SSRC */
-    uint64_t rx_dropped;                     /* dropped on purpose (rx_loss_pct, rx_audio_drop_every) */
-    uint64_t nacks_sent;                     /* sequence numbers NACKed */
-    uint32_t streams;                        /* distinct SSRCs received */
+    uint64_t rx_dropped; /* dropped on purpose (rx_loss_pct, rx_audio_drop_every) */
+    uint64_t nacks_sent; /* sequence numbers NACKed */
+    uint32_t streams;    /* distinct SSRCs received */
 
     /* send -> receive latency of received packets with a trailer (one machine: one clock) */
     uint64_t latency_samples; /* packets measured (the percentiles use a bounded sample) */

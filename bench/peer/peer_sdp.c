@@ -58,11 +58,13 @@ static int add_audio(const peer_t *p, sdp_session_t *s, const peer_leg_t *leg)
     return put_ssrc(p, m, p->audio.ssrc, p->audio_track);
 }
 
-/* Simulcast as Chromium offers it: a=rid:<rid> send per layer, a=simulcast:send highest first. */
+/* Simulcast as Chromium offers it: a=rid:<rid> send per layer, a=simulcast:send highest first
+ * (or lowest first with simulcast_low_first). */
 static void put_simulcast(const peer_t *p, sdp_media_t *m)
 {
     sdp_sim_list_t *send = &m->simulcast.send;
-    for (int i = p->nvl - 1; i >= 0; i--) {
+    for (int k = 0; k < p->nvl; k++) {
+        int i = p->o.simulcast_low_first ? k : p->nvl - 1 - k;
         sdp_rid_t *r = &m->rids[m->rid_count++];
         memset(r, 0, sizeof *r);
         snprintf(r->id, sizeof r->id, "%s", p->vl[i].tx.rid);

@@ -83,8 +83,9 @@ static peer_t *make_subscriber(const char *room, unsigned remb, unsigned loss)
     return p;
 }
 
-/* Key frames only when asked for (the interval is ~1 hour): every switch needs a PLI. */
-static peer_t *make_publisher(const char *room, unsigned temporal)
+/* Key frames only when asked for (the interval is ~1 hour): every switch needs a PLI. low_first:
+ * the offer lists the rids lowest quality first ("l;m;h"). */
+static peer_t *make_publisher(const char *room, unsigned temporal, bool low_first)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
@@ -92,6 +93,7 @@ static peer_t *make_publisher(const char *room, unsigned temporal)
     o.port = rf_cfg.listen_port;
     o.token = relay_fixture_token(room, "pub", AUTH_ROLE_PARTICIPANT, 600);
     o.simulcast_layers = 3;
+    o.simulcast_low_first = low_first;
     o.temporal_layers = temporal;
     o.video_kbps = VIDEO_KBPS;
     o.keyframe_interval = 100000;
@@ -220,7 +222,7 @@ static void test_layer_switches(void **state)
     (void)state;
     lg_counters_t c0 = worker_counters();
     peer_t *sub = make_subscriber("simulcast", HIGH_REMB, 0);
-    peer_t *pub = make_publisher("simulcast", 1);
+    peer_t *pub = make_publisher("simulcast", 1, false);
     connect_pair(pub, sub);
     runner_t r;
     runner_start(&r, pub);
@@ -250,6 +252,58 @@ static void test_layer_switches(void **state)
     lg_counters_t c1 = worker_counters();
     assert_true(c1.layer_switches - c0.layer_switches >= 3);
     assert_int_equal(c1.temporal_dropped, c0.temporal_dropped);
+    assert_int_equal(c1.layer_reranks, c0.layer_reranks); /* the rates confirmed the default */
+}
+
+/* Drives the subscriber until the worker has re-ranked a producer's layers since `before`, within
+ * PHASE_MS; returns whether it did. */
+static bool wait_reranked(peer_t *sub, uint64_t before)
+{
+    for (int waited = 0; waited < PHASE_MS; waited += 500) {
+        if (peer_run(sub, 200) != 0)
+            fail_msg("subscriber stopped: %s", peer_last_error(sub));
+        if (worker_counters().layer_reranks > before)
+            return true;
+    }
+    return false;
+}
+
+/* An offer listing its rids lowest first ("l;m;h", as mediasoup-client and LiveKit apps order
+ * theirs) and without a=rid restrictions: the relay ranks the layers by their measured rates, so
+ * a high estimate still ends on the top layer (stream 3, the 1.6 Mbit/s one), and a falling one
+ * moves it down. Under the old "first rid is the highest" rule it stayed on the lowest. */
+static void test_lowest_first_offer(void **state)
+{
+    (void)state;
+    lg_counters_t c0 = worker_counters();
+    peer_t *sub = make_subscriber("lowfirst", HIGH_REMB, 0);
+    peer_t *pub = make_publisher("lowfirst", 1, true);
+    connect_pair(pub, sub);
+    runner_t r;
+    runner_start(&r, pub);
+    uint32_t sender = peer_sender_id(pub);
+    bool reranked = wait_reranked(sub, c0.layer_reranks); /* asserted below, after the layer */
+    uint8_t high = STREAM_HIGH;
+    peer_stream_stats_t v = wait_video(sub, sender, on_stream, &high, "top layer");
+    assert_int_equal(peer_run(sub, 1500), 0); /* it stays there */
+    assert_true(video_of(sub, sender, &v));
+    assert_int_equal(v.stream, STREAM_HIGH);
+    expect_clean(&v);
+    assert_true(reranked);
+    uint64_t changes = v.stream_changes;
+
+    v = switch_to(&r, pub, sub, 700000, STREAM_MID);
+    assert_true(v.stream_changes > changes);
+    changes = v.stream_changes;
+    v = switch_to(&r, pub, sub, 200000, STREAM_LOW);
+    assert_true(v.stream_changes > changes);
+    assert_int_equal(peer_run(sub, 500), 0);
+    runner_stop(&r);
+    assert_true(video_of(sub, sender, &v));
+    assert_int_equal(v.stream, STREAM_LOW);
+    expect_clean(&v);
+    lg_counters_t c1 = worker_counters();
+    assert_int_equal(c1.layer_reranks - c0.layer_reranks, 1); /* once, then it held */
 }
 
 /* Below the lowest layer's full rate only its base temporal layer arrives, then TIDs 0-1, then
@@ -259,7 +313,7 @@ static void test_temporal_dropping(void **state)
     (void)state;
     lg_counters_t c0 = worker_counters();
     peer_t *sub = make_subscriber("temporal", HIGH_REMB, 0);
-    peer_t *pub = make_publisher("temporal", 3);
+    peer_t *pub = make_publisher("temporal", 3, false);
     connect_pair(pub, sub);
     runner_t r;
     runner_start(&r, pub);
@@ -308,7 +362,7 @@ static void test_nack_through_drops(void **state)
     (void)state;
     lg_counters_t c0 = worker_counters();
     peer_t *sub = make_subscriber("thinned", 40000, 20);
-    peer_t *pub = make_publisher("thinned", 3);
+    peer_t *pub = make_publisher("thinned", 3, false);
     connect_pair(pub, sub);
     runner_t r;
     runner_start(&r, pub);
@@ -385,6 +439,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_layer_switches, test_teardown),
+        cmocka_unit_test_teardown(test_lowest_first_offer, test_teardown),
         cmocka_unit_test_teardown(test_temporal_dropping, test_teardown),
         cmocka_unit_test_teardown(test_nack_through_drops, test_teardown),
     };

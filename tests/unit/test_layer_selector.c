@@ -143,6 +143,45 @@ static void test_inactive_and_unknown_layers(void **state)
     assert_int_equal(layersel_on_packet(&s, 7, true), LAYERSEL_DROP);
 }
 
+/* The layers were ranked anew in the middle of a switch (the router's default order had them
+ * upside down): state, current and target follow their layers to the new indices, so the next
+ * update neither re-asks for the awaited key frame nor loses the switch. */
+static void test_reorder(void **state)
+{
+    (void)state;
+    layersel_t s;
+    assert_int_equal(layersel_init(&s, 3, NULL), 0);
+    assert_int_equal(layersel_set_layer(&s, 0, true, 1500000, 720), 0);
+    assert_int_equal(layersel_set_layer(&s, 1, true, 500000, 360), 0);
+    assert_int_equal(layersel_set_layer(&s, 2, true, 150000, 180), 0);
+    settle(&s, 2000000, 2, 0); /* forwarding the 180p layer, believed to be the best */
+    assert_int_equal(layersel_set_layer(&s, 2, false, 0, 180), 0);
+    assert_int_equal(layersel_update(&s, 2000000, 100), LAYERSEL_CHANGED | LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_target(&s), 1); /* waiting for a 360p key frame */
+    const uint8_t to[3] = {2, 1, 0};
+    assert_int_equal(layersel_reorder(&s, to), 0);
+    assert_int_equal(layersel_current(&s), 0);
+    assert_int_equal(layersel_target(&s), 1);
+    assert_int_equal(s.layers[0].height, 180);
+    assert_false(s.layers[0].active);
+    assert_int_equal(s.layers[1].bitrate_bps, 500000);
+    assert_int_equal(s.layers[2].height, 720);
+    assert_int_equal(s.layers[2].bitrate_bps, 1500000);
+    /* 700 kbit/s affords 360p, the layer already awaited: no new target, no second request */
+    assert_int_equal(layersel_set_layer(&s, 0, true, 150000, 180), 0);
+    assert_int_equal(layersel_update(&s, 700000, 200), 0);
+    assert_int_equal(layersel_on_packet(&s, 0, false), LAYERSEL_FORWARD);
+    assert_int_equal(layersel_on_packet(&s, 1, true), LAYERSEL_SWITCHED);
+    assert_int_equal(layersel_update(&s, 2000000, 300), LAYERSEL_CHANGED | LAYERSEL_KEYFRAME);
+    assert_int_equal(layersel_target(&s), 2);
+    const uint8_t bad[3] = {0, 0, 1};
+    assert_int_equal(layersel_reorder(&s, bad), LG_EINVAL);
+    const uint8_t out[3] = {0, 1, 3};
+    assert_int_equal(layersel_reorder(&s, out), LG_EINVAL);
+    assert_int_equal(layersel_current(&s), 1);
+    assert_int_equal(layersel_target(&s), 2);
+}
+
 static void test_temporal_filter(void **state)
 {
     (void)state;
@@ -319,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_rising_estimate_moves_up_with_margin),
         cmocka_unit_test(test_preference_caps),
         cmocka_unit_test(test_inactive_and_unknown_layers),
+        cmocka_unit_test(test_reorder),
         cmocka_unit_test(test_temporal_filter),
         cmocka_unit_test(test_temporal_choice),
         cmocka_unit_test(test_temporal_switch_points),

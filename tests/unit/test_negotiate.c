@@ -458,6 +458,38 @@ static void test_publish_simulcast_needs_rid_ext(void **state)
     free(offer);
 }
 
+/* Lowest first ("l;m;h", as mediasoup-client and LiveKit apps order theirs) with RFC 8851
+ * restrictions: the layers keep the offer's order and carry the restrictions that rank them;
+ * other keys (pt, max-fs, depend) and malformed values are skipped. */
+static void test_publish_simulcast_rid_restrictions(void **state)
+{
+    char *offer = load(CHROME_SIM);
+    edit(&offer, "a=rid:h send", "a=rid:h send max-width=1280;max-height=720");
+    edit(&offer, "a=rid:m send", "a=rid:m send pt=96;max-width=640;max-height=360;max-fps=30");
+    edit(&offer, "a=rid:l send",
+         "a=rid:l send max-height=180;max-BR=150000;max-fs=300;max-width=x1");
+    edit(&offer, "a=simulcast:send h;m;l", "a=simulcast:send l;m;h");
+    negotiate_publish_t res;
+    char *text;
+    sdp_session_t *a = publish_text(offer, &res, &text);
+    assert_non_null(strstr(text, "a=simulcast:recv l;m;h\r\n"));
+    const negotiate_track_t *t = &res.tracks[1];
+    assert_int_equal(t->layer_count, 3);
+    static const char *const rids[] = {"l", "m", "h"};
+    static const uint32_t want[3][4] = {{0, 180, 150000, 0}, {640, 360, 0, 30}, {1280, 720, 0, 0}};
+    for (int i = 0; i < 3; i++) {
+        const negotiate_layer_t *l = &t->layers[i];
+        assert_string_equal(l->rid, rids[i]);
+        assert_int_equal(l->max_width, want[i][0]);
+        assert_int_equal(l->max_height, want[i][1]);
+        assert_int_equal(l->max_br, want[i][2]);
+        assert_int_equal(l->max_fps, want[i][3]);
+    }
+    free(text);
+    free(a);
+    free(offer);
+}
+
 /* --- publish: Firefox ------------------------------------------------------------------------- */
 
 static void test_publish_firefox(void **state)
@@ -1204,6 +1236,7 @@ int main(void)
         cmocka_unit_test(test_publish_chromium_result),
         cmocka_unit_test(test_publish_chromium_simulcast),
         cmocka_unit_test(test_publish_simulcast_needs_rid_ext),
+        cmocka_unit_test(test_publish_simulcast_rid_restrictions),
         cmocka_unit_test(test_publish_firefox),
         cmocka_unit_test(test_publish_rejects_and_directions),
         cmocka_unit_test(test_publish_extmap_rules),
