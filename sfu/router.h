@@ -10,7 +10,12 @@
  * temporal layers above what fits are held back (media/layer_selector.h); the consumer's
  * sequence rewrite (media/seq_rewriter.h) closes the holes they leave and maps the subscriber's
  * NACKs back to source numbers. VP8 picture ids and TL0PICIDX are rewritten to continue across
- * switches (a receiver drops frames whose picture id looks older than one it decoded). */
+ * switches (a receiver drops frames whose picture id looks older than one it decoded).
+ *
+ * A NACKed packet is resent in its original stream, i.e. under the SRTP index of its first send,
+ * so it must be byte-identical to it (media/send_history.h): it is rebuilt with the first send's
+ * transport-cc number and sent only if the plaintext hashes the same; an outgoing number is never
+ * sent twice otherwise (a publisher's retransmission of a packet already forwarded is dropped). */
 #ifndef LG_ROUTER_H
 #define LG_ROUTER_H
 
@@ -22,6 +27,7 @@
 #include "media/layer_selector.h"
 #include "media/nack_generator.h"
 #include "media/rtx_buffer.h"
+#include "media/send_history.h"
 #include "media/seq_rewriter.h"
 #include "sfu/rtcp_reports.h"
 #include "sfu/transport.h"
@@ -109,7 +115,8 @@ struct consumer {
     layersel_t sel;     /* video: the spatial and VP8 temporal layers its estimate affords (selector
                            index 0 = lowest, the reverse of `layer`) */
     int target_layer;
-    seqrw_t rw; /* one continuous seq/ts out of layer switches and temporal-layer drops */
+    seqrw_t rw;      /* one continuous seq/ts out of layer switches and temporal-layer drops */
+    sendhist_t sent; /* per outgoing seq: first send's transport-cc number and plaintext hash */
     /* VP8: picture id and TL0PICIDX continue across layer switches (out = in + delta) */
     bool vp8_started;
     uint32_t vp8_src; /* the source SSRC the deltas are for */

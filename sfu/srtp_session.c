@@ -2,6 +2,7 @@
 #include "sfu/srtp_session.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -143,14 +144,14 @@ static int check(const srtp_t ctx, const uint8_t *buf, const size_t *len, size_t
     return 0;
 }
 
-int srtp_session_protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap)
+static int protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap, bool resend)
 {
     int rc =
         check(s ? s->outbound : NULL, buf, len, cap, SRTP_SESSION_MAX_OVERHEAD, RTP_HEADER_MIN);
     if (rc != 0)
         return rc;
     if (s->gcm_tx.keyed) {
-        rc = srtp_gcm_tx_protect(&s->gcm_tx, buf, len, cap);
+        rc = srtp_gcm_tx_protect(&s->gcm_tx, buf, len, cap, resend);
         if (rc != LG_EFULL)
             return rc; /* else an SSRC past srtp_gcm's table: libsrtp protects it, always */
     }
@@ -159,6 +160,16 @@ int srtp_session_protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_
     if (rc == 0)
         *len = (size_t)n;
     return rc;
+}
+
+int srtp_session_protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap)
+{
+    return protect_rtp(s, buf, len, cap, false);
+}
+
+int srtp_session_protect_rtp_resend(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap)
+{
+    return protect_rtp(s, buf, len, cap, true);
 }
 
 int srtp_session_unprotect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len)
@@ -211,6 +222,7 @@ srtp_session_reason_t srtp_session_reason(int rc)
     case LG_EINTEGRITY:
         return SRTP_SESSION_AUTH_FAIL;
     case LG_EREPLAY:
+    case LG_EREUSE:
         return SRTP_SESSION_REPLAY_FAIL;
     case LG_EINVAL:
     case LG_ENOSPC:
