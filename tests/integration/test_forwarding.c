@@ -35,6 +35,7 @@ static peer_t *make_peer_lossy(const char *room, const char *name, unsigned loss
     memset(&o, 0, sizeof o);
     o.rx_loss_pct = loss;
     o.send_nacks = loss > 0;
+    o.capture_srtp = loss > 0;
     o.host = "127.0.0.1";
     o.port = rf_cfg.listen_port;
     o.token = relay_fixture_token(room, name, AUTH_ROLE_PARTICIPANT, 600);
@@ -166,6 +167,11 @@ static void test_nack_repair(void **state)
     lg_counters_t c = worker_counters();
     assert_true(c.retransmitted + 1 >= ls.rx_dropped);
     assert_true(c.nacks_received >= c.retransmitted);
+    /* every resend went under its first send's SRTP index: an on-path capture saw the same
+     * sequence numbers again, always with the same bytes (else GCM nonce reuse) */
+    assert_true(ls.srtp_index_repeats + 1 >= ls.rx_dropped);
+    assert_int_equal(ls.srtp_index_reuse, 0);
+    assert_int_equal(c.srtp_reuse_refused, 0);
     peer_free(lossy);
     peer_free(clean);
     peer_free(pub);

@@ -73,6 +73,7 @@ static peer_t *make_subscriber(const char *room, unsigned remb, unsigned loss)
     o.remb_bps = remb;
     o.rx_loss_pct = loss;
     o.send_nacks = loss > 0;
+    o.capture_srtp = loss > 0;
     o.socket_buffer = 1 << 20;
     char err[256];
     peer_t *p = g_peers[1] = peer_new(&o, err, sizeof err);
@@ -346,6 +347,56 @@ static void test_nack_through_drops(void **state)
     assert_int_equal(v.tid_packets[2], base.tid_packets[2]);
     assert_true(c1.temporal_dropped - c0.temporal_dropped >= 20);
     assert_true(c1.retransmitted - c0.retransmitted >= v.rtp_repaired);
+    assert_int_equal(ss.srtp_index_reuse, 0); /* resends byte-identical to their first send */
+    assert_true(ss.srtp_index_repeats > 0);
+}
+
+/* Loss and NACK repair across layer switches (VP8 picture ids remapped, transport-cc numbers
+ * stamped per leg): every resend goes in the original stream, i.e. under the SRTP index of its
+ * first send, so an on-path capture must see the same SRTP bytes each time a sequence number comes
+ * again. Different bytes would be AES-GCM nonce reuse (the leg's GHASH key given away). */
+static void test_resends_identical(void **state)
+{
+    (void)state;
+    lg_counters_t c0 = worker_counters();
+    peer_t *sub = make_subscriber("resend", HIGH_REMB, 10);
+    peer_t *pub = make_publisher("resend", 3);
+    connect_pair(pub, sub);
+    runner_t r;
+    runner_start(&r, pub);
+    uint32_t sender = peer_sender_id(pub);
+    static const struct {
+        unsigned remb;
+        uint8_t stream;
+    } plan[] = {{HIGH_REMB, STREAM_HIGH}, {200000, STREAM_LOW}, {HIGH_REMB, STREAM_HIGH}};
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        peer_set_remb(sub, plan[i].remb);
+        (void)wait_video(sub, sender, on_stream, &plan[i].stream, "layer");
+        assert_int_equal(peer_run(sub, 800), 0); /* losses and NACKs on this layer */
+    }
+    runner_stop(&r);
+    assert_int_equal(peer_run(sub, 300), 0); /* the last NACKs are answered */
+    peer_stats_t ss;
+    peer_get_stats(sub, &ss);
+    peer_stream_stats_t v;
+    assert_true(video_of(sub, sender, &v));
+    lg_counters_t c1 = worker_counters();
+    print_message("dropped %llu, NACKed %llu, repaired %llu, same index again: %llu identical, "
+                  "%llu different; relay: resent %llu, unsafe skipped %llu, duplicates %llu, "
+                  "switches %llu\n",
+                  (unsigned long long)ss.rx_dropped, (unsigned long long)ss.nacks_sent,
+                  (unsigned long long)v.rtp_repaired, (unsigned long long)ss.srtp_index_repeats,
+                  (unsigned long long)ss.srtp_index_reuse,
+                  (unsigned long long)(c1.retransmitted - c0.retransmitted),
+                  (unsigned long long)(c1.nack_unsafe_skipped - c0.nack_unsafe_skipped),
+                  (unsigned long long)(c1.duplicate_dropped - c0.duplicate_dropped),
+                  (unsigned long long)(c1.layer_switches - c0.layer_switches));
+    assert_true(ss.rx_dropped >= 10);
+    assert_true(c1.layer_switches - c0.layer_switches >= 2);
+    assert_true(v.rtp_repaired >= 5);         /* NACK repair worked */
+    assert_true(ss.srtp_index_repeats >= 5);  /* resends came under their first send's index */
+    assert_int_equal(ss.srtp_index_reuse, 0); /* and were byte-identical to it */
+    assert_int_equal(c1.srtp_reuse_refused, c0.srtp_reuse_refused); /* the router did its part */
 }
 
 static void tune(lg_config_t *cfg)
@@ -387,6 +438,7 @@ int main(void)
         cmocka_unit_test_teardown(test_layer_switches, test_teardown),
         cmocka_unit_test_teardown(test_temporal_dropping, test_teardown),
         cmocka_unit_test_teardown(test_nack_through_drops, test_teardown),
+        cmocka_unit_test_teardown(test_resends_identical, test_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
