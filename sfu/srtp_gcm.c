@@ -206,6 +206,51 @@ static void make_iv(uint8_t iv[SRTP_GCM_SALT_LEN], const uint8_t salt[SRTP_GCM_S
         iv[i] ^= salt[i];
 }
 
+/* The index of the RTP packet in buf on its stream, checked: LG_EFULL (no room for a new SSRC),
+ * LG_EREPLAY (older than the window) or LG_EREUSE (protected before, and not a verified resend). */
+static int check_index(srtp_gcm_tx_t *tx, const uint8_t *buf, bool resend, srtp_gcm_stream_t **s,
+                       uint64_t *index, int32_t *delta)
+{
+    *s = stream_of(tx, wire_get_u32(buf + 8));
+    if (!*s)
+        return LG_EFULL;
+    *delta = estimate_index((*s)->index, wire_get_u16(buf + 2), index);
+    if (*delta <= -(int32_t)tx->window)
+        return LG_EREPLAY;
+    if (*delta <= 0 && bit_of((*s)->sent, *index) && !resend)
+        return LG_EREUSE; /* the same IV for other data would give the GHASH key away */
+    return 0;
+}
+
+int srtp_gcm_tx_track_init(srtp_gcm_tx_t *tx, uint32_t window)
+{
+    if (!tx)
+        return LG_EINVAL;
+    memset(tx, 0, sizeof *tx);
+    if (window == 0 || window > SRTP_GCM_MAX_WINDOW)
+        return LG_EINVAL;
+    tx->window = window;
+    tx->tracking = true;
+    return 0;
+}
+
+int srtp_gcm_tx_claim(srtp_gcm_tx_t *tx, const uint8_t *buf, size_t len, bool resend)
+{
+    if (!tx || !tx->tracking || !buf)
+        return LG_EINVAL;
+    if (len < RTP_HEADER_MIN)
+        return LG_EMALFORMED;
+    if (!tx->streams && (tx->streams = calloc(SRTP_GCM_MAX_STREAMS, sizeof *tx->streams)) == NULL)
+        return LG_ENOMEM;
+    srtp_gcm_stream_t *s;
+    uint64_t index;
+    int32_t delta;
+    int rc = check_index(tx, buf, resend, &s, &index, &delta);
+    if (rc == 0)
+        mark_index(s->sent, &s->index, delta, index);
+    return rc;
+}
+
 int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap, bool resend)
 {
     if (!tx || !tx->keyed || !buf || !len || *len > cap)
@@ -225,16 +270,12 @@ int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap
             return LG_ENOMEM;
     }
     uint32_t ssrc = wire_get_u32(buf + 8);
-    uint16_t seq = wire_get_u16(buf + 2);
-    srtp_gcm_stream_t *s = stream_of(tx, ssrc);
-    if (!s)
-        return LG_EFULL;
+    srtp_gcm_stream_t *s;
     uint64_t index;
-    int32_t delta = estimate_index(s->index, seq, &index);
-    if (delta <= -(int32_t)tx->window)
-        return LG_EREPLAY;
-    if (delta <= 0 && bit_of(s->sent, index) && !resend)
-        return LG_EREUSE; /* the same IV for other data would give the GHASH key away */
+    int32_t delta;
+    int rc = check_index(tx, buf, resend, &s, &index, &delta);
+    if (rc != 0)
+        return rc;
     uint8_t iv[SRTP_GCM_SALT_LEN];
     make_iv(iv, tx->salt, ssrc, index);
     size_t plen = *len - hdr;

@@ -65,7 +65,8 @@ typedef struct {
 } srtp_gcm_stream_t;
 
 typedef struct {
-    bool keyed; /* key and salt derived */
+    bool keyed;    /* key and salt derived */
+    bool tracking; /* srtp_gcm_tx_track_init: index bookkeeping only, no keys */
     uint8_t key[SRTP_GCM_KEY_LEN];
     uint8_t salt[SRTP_GCM_SALT_LEN];
     uint32_t window;               /* packets behind the highest index still protected */
@@ -107,6 +108,18 @@ void srtp_gcm_tx_free(srtp_gcm_tx_t *tx);
  * not a verified resend), LG_EFULL (a new SSRC and the stream table is full), LG_ENOMEM or
  * LG_ECRYPTO. The window must be 1..SRTP_GCM_MAX_WINDOW (srtp_gcm_tx_init: LG_EINVAL). */
 int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap, bool resend);
+
+/* The index bookkeeping alone, for RTP that libsrtp protects (AES-CM): tx keeps per SSRC the
+ * highest index and which indexes of the window were used, as for GCM. window: 1..
+ * SRTP_GCM_MAX_WINDOW. Returns 0 or LG_EINVAL. Free with srtp_gcm_tx_free(). */
+int srtp_gcm_tx_track_init(srtp_gcm_tx_t *tx, uint32_t window);
+
+/* Tracking mode: records that the RTP packet in buf[0..len) is about to be protected under its
+ * index, or refuses it as srtp_gcm_tx_protect() would: LG_EREUSE (used before and not a verified
+ * resend), LG_EREPLAY (older than the window), LG_EFULL (SSRC table full: not tracked),
+ * LG_ENOMEM, LG_EMALFORMED or LG_EINVAL. Claiming before protecting means an index whose protect
+ * then fails stays used (refusing is the safe side). */
+int srtp_gcm_tx_claim(srtp_gcm_tx_t *tx, const uint8_t *buf, size_t len, bool resend);
 
 /* Keys rx from the peer's master key and salt; window 1..SRTP_GCM_MAX_WINDOW. Same returns as
  * srtp_gcm_tx_init(). */

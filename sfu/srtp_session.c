@@ -89,6 +89,8 @@ int srtp_session_init(srtp_session_t *s, const dtls_srtp_keys_t *keys)
     if (rc == 0 && keys->profile == DTLS_SRTP_AEAD_AES_128_GCM)
         rc = srtp_gcm_tx_init(&s->gcm_tx, keys->local, keys->local + keys->key_len,
                               SRTP_SESSION_REPLAY_WINDOW);
+    if (rc == 0 && keys->profile != DTLS_SRTP_AEAD_AES_128_GCM) /* libsrtp protects, we track */
+        rc = srtp_gcm_tx_track_init(&s->gcm_tx, SRTP_SESSION_REPLAY_WINDOW);
     if (rc == 0 && keys->profile == DTLS_SRTP_AEAD_AES_128_GCM)
         rc = srtp_gcm_rx_init(&s->gcm_rx, keys->remote, keys->remote + keys->key_len,
                               SRTP_SESSION_REPLAY_WINDOW);
@@ -154,6 +156,10 @@ static int protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap,
         rc = srtp_gcm_tx_protect(&s->gcm_tx, buf, len, cap, resend);
         if (rc != LG_EFULL)
             return rc; /* else an SSRC past srtp_gcm's table: libsrtp protects it, always */
+    } else if (s->gcm_tx.tracking) {
+        rc = srtp_gcm_tx_claim(&s->gcm_tx, buf, *len, resend); /* AES-CM: keystream reuse */
+        if (rc != 0 && rc != LG_EFULL)
+            return rc; /* LG_EFULL: an SSRC past the table, libsrtp alone */
     }
     int n = (int)*len;
     rc = map_status(srtp_protect(s->outbound, buf, &n));

@@ -309,6 +309,28 @@ static void test_repeat_tx(void **state)
     srtp_session_free(&b);
 }
 
+/* AES-CM: a used index is refused as well (the same keystream over other data reveals the XOR of
+ * the plaintexts); a verified resend gives the same bytes, and libsrtp's receiver takes it. */
+static void test_repeat_tx_aes_cm(void **state)
+{
+    srtp_session_t a, b;
+    make_pair(DTLS_SRTP_AES128_CM_SHA1_80, &a, &b);
+    uint8_t p1[BUF], p2[BUF], p3[BUF];
+    size_t l1 = make_rtp(p1, 700, 9, 100), l2 = make_rtp(p2, 700, 9, 100);
+    size_t l3 = make_rtp(p3, 700, 9, 100);
+    p3[12] ^= 1;
+    assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), 0);
+    assert_int_equal(srtp_session_protect_rtp(&a, p3, &l3, sizeof p3), LG_EREUSE);
+    assert_int_equal(srtp_session_protect_rtp_resend(&a, p2, &l2, sizeof p2), 0);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(p1, p2, l1);
+    assert_int_equal(srtp_session_unprotect_rtp(&b, p2, &l2), 0);
+    l3 = make_rtp(p3, 690, 9, 100); /* late, never sent: fine */
+    assert_int_equal(srtp_session_protect_rtp(&a, p3, &l3, sizeof p3), 0);
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
 /* srtp_gcm's sent bitmap across the 16-bit wrap and a jump of more than the window: an index is
  * used once per ROC, and what the window forgot is refused as too old, never re-protected. */
 static void test_gcm_reuse_window(void **state)
@@ -674,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_attacks_aes_cm),
         cmocka_unit_test(test_repeat_tx),
         cmocka_unit_test(test_gcm_reuse_window),
+        cmocka_unit_test(test_repeat_tx_aes_cm),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_gcm_matches_libsrtp),
         cmocka_unit_test(test_gcm_many_ssrcs),
