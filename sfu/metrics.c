@@ -82,6 +82,8 @@ static const counter_family_t COUNTERS[] = {
      offsetof(lg_counters_t, nack_unsafe_skipped)},
     {"duplicate_dropped_total", "packets not forwarded: outgoing sequence number already used",
      offsetof(lg_counters_t, duplicate_dropped)},
+    {"rtx_sent_total", "retransmissions sent as RTX (RFC 4588) on their own SSRC",
+     offsetof(lg_counters_t, rtx_sent)},
     {"srtp_reuse_refused_total", "RTP packets SRTP refused to protect under a used index",
      offsetof(lg_counters_t, srtp_reuse_refused)},
     {"nacks_sent_total", "sequence numbers the relay NACKed to publishers",

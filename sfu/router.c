@@ -5,6 +5,7 @@
 #include "media/rtp.h"
 #include "media/h264.h"
 #include "media/vp8.h"
+#include "media/wire.h"
 #include "sfu/lg_error.h"
 #include "sfu/worker.h"
 
@@ -164,6 +165,7 @@ int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
     build_id_map(c);
     seqrw_init(&c->rw, p->p.clock_rate ? p->p.clock_rate : 90000);
     sendhist_init(&c->sent);
+    c->rtx_seq = (uint16_t)(cp->rtx_ssrc >> 7); /* any start; the SSRC is random */
     if (p->p.kind == ROUTER_VIDEO)
         layersel_init(&c->sel, (uint8_t)p->p.nlayers, NULL);
     /* video subscribers get an estimate: from transport-cc when negotiated, else from REMB */
@@ -446,6 +448,53 @@ static bool forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
     c->bytes += len;
     cnt->forwarded++;
     cnt->forwarded_bytes += len;
+    return true;
+}
+
+/* Resends one packet to c as RTX (RFC 4588 section 4): the rewritten packet's header on c's RTX
+ * SSRC, payload type and next RTX sequence number, its payload preceded by the original (rewritten)
+ * sequence number, padding left off. A new SRTP index every time, with a new transport-cc number.
+ * Returns whether it was sent. */
+static bool forward_rtx(consumer_t *c, const uint8_t *data, const rtp_packet_t *pkt,
+                        const vp8_desc_t *d, uint64_t now_ms)
+{
+    transport_t *t = c->t;
+    if (!t->srtp_ready || t->selected < 0)
+        return false;
+    size_t hdr = (size_t)(pkt->payload - data), len = hdr + 2 + pkt->payload_len, cap;
+    uint8_t *buf = transport_tx_begin(t, &cap);
+    if (!buf || len + SRTP_SESSION_MAX_OVERHEAD > cap)
+        return false;
+    uint16_t seq;
+    uint32_t ts;
+    if (seqrw_map(&c->rw, pkt->ssrc, pkt->seq, pkt->timestamp, now_ms, &seq, &ts) != 0)
+        return false;
+    memcpy(buf, data, hdr);
+    buf[0] &= (uint8_t)~0x20; /* no padding */
+    wire_put_u16(buf + hdr, seq);
+    memcpy(buf + hdr + 2, pkt->payload, pkt->payload_len);
+    rtp_set_ssrc(buf, len, c->p.rtx_ssrc);
+    rtp_set_seq(buf, len, c->rtx_seq++);
+    rtp_set_timestamp(buf, len, ts);
+    rtp_set_payload_type(buf, len, c->p.rtx_pt);
+    if (d && d->has_picture_id)
+        rewrite_vp8(c, buf + hdr + 2, pkt->payload_len, pkt->ssrc, d);
+    if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE) {
+        uint8_t twcc = t->bwe ? c->p.ext_twcc : 0;
+        if (rtp_ext_rewrite_copy(buf, pkt, c->id_map, twcc, (uint16_t)(t->twcc_seq + 1)) == 1)
+            bwe_on_send(t->bwe, ++t->twcc_seq, uv_hrtime() / 1000, len);
+    }
+    int rc = srtp_session_protect_rtp(&t->srtp, buf, &len, cap);
+    if (rc != 0) {
+        t->w->counters.srtp_reuse_refused += rc == LG_EREUSE;
+        return false;
+    }
+    transport_tx_commit(t, buf, len);
+    c->packets++;
+    c->bytes += len;
+    t->w->counters.rtx_sent++;
+    t->w->counters.forwarded++;
+    t->w->counters.forwarded_bytes += len;
     return true;
 }
 
@@ -745,8 +794,9 @@ static void on_estimate_feedback(transport_t *t, const rtcp_fb_t *fb)
     }
 }
 
-/* A subscriber's generic NACK: resend what the producer's buffer still holds, rewritten again, in
- * the original stream: only if it comes out byte-identical to the first send (forward()). */
+/* A subscriber's generic NACK: resend what the producer's buffer still holds, rewritten again, as
+ * RTX where negotiated, else in the original stream and only if it comes out byte-identical to
+ * the first send (forward()). */
 static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
 {
     consumer_t *c = consumer_by_ssrc(t, fb->media_ssrc);
@@ -769,8 +819,10 @@ static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
             continue;
         vp8_desc_t d;
         bool vp8 = !c->prod->p.h264 && vp8_parse(parsed.payload, parsed.payload_len, &d) == 0;
-        if (forward(c, pkt, len, &parsed, vp8 ? &d : NULL, source_hash(pkt, len, &parsed), true,
-                    now))
+        bool sent = c->p.rtx_ssrc ? forward_rtx(c, pkt, &parsed, vp8 ? &d : NULL, now)
+                                  : forward(c, pkt, len, &parsed, vp8 ? &d : NULL,
+                                            source_hash(pkt, len, &parsed), true, now);
+        if (sent)
             w->counters.retransmitted++;
     }
 }

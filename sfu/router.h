@@ -67,6 +67,10 @@ typedef struct {
     uint64_t producer_id;
     uint32_t ssrc; /* the relay's outbound SSRC in the subscriber's SDP */
     uint8_t pt;
+    /* RTX (RFC 4588) the subscriber accepted: NACKed packets go on rtx_ssrc with their own
+     * sequence numbers, the original one first in the payload; 0: resent in place */
+    uint8_t rtx_pt;
+    uint32_t rtx_ssrc;
     /* the subscriber's extension ids (0: not negotiated, the element is blanked) */
     uint8_t ext_abs_send_time, ext_audio_level, ext_twcc;
     int preferred_layer; /* 0 = highest quality; -1 = let the relay choose */
@@ -122,6 +126,7 @@ struct consumer {
     uint32_t vp8_src; /* the source SSRC the deltas are for */
     uint16_t pic_delta, pic_last;
     uint8_t tl0_delta, tl0_last;
+    uint16_t rtx_seq; /* the RTX stream's next sequence number */
     uint64_t packets, bytes;
     consumer_t *next_in_producer;
     consumer_t *next_in_transport;

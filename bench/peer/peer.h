@@ -125,6 +125,7 @@ typedef struct {
     unsigned rx_audio_drop_every; /* subscribe leg: drop every Nth received audio packet (Opus
                                      payload type; counted in rx_dropped); 0: none */
     bool send_nacks;              /* subscribe leg: NACK missing video packets (RFC 4585) */
+    bool no_rtx;       /* subscribe leg: refuse RTX in the answer (resends come in place) */
     bool capture_srtp; /* subscribe leg: compare the SRTP bytes of every sequence number received
                           more than once (srtp_index_reuse, srtp_index_repeats) */
     unsigned remb_bps; /* subscribe leg: report this estimate in REMB every 250 ms (see
@@ -196,7 +197,8 @@ typedef struct {
      * loss and unprotect, with the same SRTP bytes (a safe resend) or other bytes (the sender
      * reused the index for other data: GCM nonce reuse; must stay 0) */
     uint64_t srtp_index_repeats, srtp_index_reuse;
-    uint32_t streams; /* distinct SSRCs received */
+    uint64_t rtx_received; /* subscribe leg: RTX packets (RFC 4588) restored to their stream */
+    uint32_t streams;      /* distinct SSRCs received */
 
     /* send -> receive latency of received packets with a trailer (one machine: one clock) */
     uint64_t latency_samples; /* packets measured (the percentiles use a bounded sample) */

@@ -93,6 +93,9 @@ typedef struct peer_leg {
     uint32_t rtcp_ssrc;  /* our sender SSRC in RTCP feedback on this leg */
     uint8_t vp8_pt[128]; /* 1 where the payload type is VP8, resp. rtx */
     uint8_t rtx_pt[128];
+    uint8_t rtx_apt[128]; /* rtx payload type -> the payload type it repairs (a=fmtp apt=) */
+    uint32_t fid[PEER_MAX_STREAMS][2]; /* subscribe offer's a=ssrc-group:FID: media, rtx SSRC */
+    int nfid;
     peer_leg_stats_t st;
 } peer_leg_t;
 

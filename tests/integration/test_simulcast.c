@@ -63,10 +63,12 @@ static void runner_stop(runner_t *r)
         fail_msg("publisher stopped: %s", peer_last_error(r->peer));
 }
 
-static peer_t *make_subscriber(const char *room, unsigned remb, unsigned loss)
+/* loss: % of received video dropped (then NACKed), repaired by RTX or, with no_rtx, in place */
+static peer_t *make_subscriber(const char *room, unsigned remb, unsigned loss, bool no_rtx)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
+    o.no_rtx = no_rtx;
     o.host = "127.0.0.1";
     o.port = rf_cfg.listen_port;
     o.token = relay_fixture_token(room, "sub", AUTH_ROLE_PARTICIPANT, 600);
@@ -220,7 +222,7 @@ static void test_layer_switches(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("simulcast", HIGH_REMB, 0);
+    peer_t *sub = make_subscriber("simulcast", HIGH_REMB, 0, false);
     peer_t *pub = make_publisher("simulcast", 1);
     connect_pair(pub, sub);
     runner_t r;
@@ -259,7 +261,7 @@ static void test_temporal_dropping(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("temporal", HIGH_REMB, 0);
+    peer_t *sub = make_subscriber("temporal", HIGH_REMB, 0, false);
     peer_t *pub = make_publisher("temporal", 3);
     connect_pair(pub, sub);
     runner_t r;
@@ -302,13 +304,14 @@ static void test_temporal_dropping(void **state)
 }
 
 /* Losses on a subscriber whose stream is thinned: it NACKs rewritten numbers, the relay maps them
- * back through the drops and resends exactly the missing packets (a wrong mapping would resend
+ * back through the drops and resends (as RTX, the rewritten number as OSN) exactly the missing
+ * packets (a wrong mapping would resend
  * one the subscriber has, or nothing), and never has to resend a dropped one. */
 static void test_nack_through_drops(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("thinned", 40000, 20);
+    peer_t *sub = make_subscriber("thinned", 40000, 20, false);
     peer_t *pub = make_publisher("thinned", 3);
     connect_pair(pub, sub);
     runner_t r;
@@ -347,19 +350,23 @@ static void test_nack_through_drops(void **state)
     assert_int_equal(v.tid_packets[2], base.tid_packets[2]);
     assert_true(c1.temporal_dropped - c0.temporal_dropped >= 20);
     assert_true(c1.retransmitted - c0.retransmitted >= v.rtp_repaired);
-    assert_int_equal(ss.srtp_index_reuse, 0); /* resends byte-identical to their first send */
-    assert_true(ss.srtp_index_repeats > 0);
+    /* the resends came as RTX (RFC 4588): new SRTP packets, none under a used index */
+    assert_true(ss.rtx_received >= v.rtp_repaired);
+    assert_int_equal(c1.rtx_sent - c0.rtx_sent, c1.retransmitted - c0.retransmitted);
+    assert_int_equal(ss.srtp_index_repeats, 0);
+    assert_int_equal(ss.srtp_index_reuse, 0);
 }
 
 /* Loss and NACK repair across layer switches (VP8 picture ids remapped, transport-cc numbers
- * stamped per leg): every resend goes in the original stream, i.e. under the SRTP index of its
- * first send, so an on-path capture must see the same SRTP bytes each time a sequence number comes
- * again. Different bytes would be AES-GCM nonce reuse (the leg's GHASH key given away). */
+ * stamped per leg) for a subscriber without RTX: every resend goes in the original stream, i.e.
+ * under the SRTP index of its first send, so an on-path capture must see the same SRTP bytes each
+ * time a sequence number comes again. Different bytes would be AES-GCM nonce reuse (the leg's GHASH
+ * key given away). */
 static void test_resends_identical(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("resend", HIGH_REMB, 10);
+    peer_t *sub = make_subscriber("resend", HIGH_REMB, 10, true);
     peer_t *pub = make_publisher("resend", 3);
     connect_pair(pub, sub);
     runner_t r;
