@@ -62,6 +62,20 @@ static sig_slot_t *take_slot(sig_session_t *s, sdp_kind_t kind, const char *what
     return sl;
 }
 
+/* Whether rtx pt `rtx` (repairing `apt`) would name another codec than an m-line of the BUNDLE
+ * already does (the offer would then fail: the track goes without RTX, resent in place). */
+static bool rtx_collides(const sig_session_t *s, const sig_slot_t *self, uint8_t rtx, uint8_t apt)
+{
+    for (int i = 0; i < s->lines.count; i++) {
+        const sig_slot_t *o = &s->slots[i];
+        if (o == self || mlines_rejected(&s->lines, i))
+            continue;
+        if (o->codec.pt == rtx || (o->codec.rtx_pt == rtx && o->codec.pt != apt))
+            return true;
+    }
+    return false;
+}
+
 /* Returns false when no m-line is free (the track is left out). */
 static bool add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *tr)
 {
@@ -76,7 +90,7 @@ static bool add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *
     sl->codec = tr->neg.codecs[0];
     /* video retransmissions go as RTX where the subscriber accepts it (each resend a new SRTP
      * index); the publisher's rtx pt is reused, so a pt means one thing across the BUNDLE */
-    if (tr->neg.kind != SDP_KIND_VIDEO)
+    if (tr->neg.kind != SDP_KIND_VIDEO || rtx_collides(s, sl, sl->codec.rtx_pt, sl->codec.pt))
         sl->codec.rtx_pt = 0;
     while (sl->codec.rtx_pt && (sl->rtx_ssrc == 0 || sl->rtx_ssrc == sl->ssrc))
         RAND_bytes((uint8_t *)&sl->rtx_ssrc, sizeof sl->rtx_ssrc);
