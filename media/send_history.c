@@ -59,27 +59,50 @@ bool sendhist_resend_ok(const sendhist_t *h, uint16_t seq, const sendhist_rec_t 
            (!first.has_twcc || first.twcc == rebuilt->twcc);
 }
 
-static uint64_t mix(uint64_t h)
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void sipround(uint64_t v[4])
 {
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    h ^= h >> 32;
-    return h;
+    v[0] += v[1];
+    v[1] = ROTL(v[1], 13) ^ v[0];
+    v[0] = ROTL(v[0], 32);
+    v[2] += v[3];
+    v[3] = ROTL(v[3], 16) ^ v[2];
+    v[0] += v[3];
+    v[3] = ROTL(v[3], 21) ^ v[0];
+    v[2] += v[1];
+    v[1] = ROTL(v[1], 17) ^ v[2];
+    v[2] = ROTL(v[2], 32);
 }
 
-uint64_t sendhist_hash(uint64_t seed, const uint8_t *p, size_t len)
+static uint64_t le64(const uint8_t *p, size_t n)
 {
-    uint64_t h = seed ^ 0x9e3779b97f4a7c15ull;
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)p[i] << (8 * i);
+    return w;
+}
+
+static void absorb(uint64_t v[4], uint64_t m)
+{
+    v[3] ^= m;
+    sipround(v);
+    sipround(v);
+    v[0] ^= m;
+}
+
+/* SipHash-2-4 (Aumasson, Bernstein 2012) with k0 ^ seed, k1 as the key. */
+uint64_t sendhist_hash(const sendhist_key_t *key, uint64_t seed, const uint8_t *p, size_t len)
+{
+    uint64_t k0 = key->k0 ^ seed, k1 = key->k1;
+    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
+                     k0 ^ 0x6c7967656e657261ull, k1 ^ 0x7465646279746573ull};
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 29;
-    }
-    uint64_t tail = 0;
-    if (len > i)
-        memcpy(&tail, p + i, len - i);
-    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
-    return mix(h ^ (uint64_t)len);
+    for (; i + 8 <= len; i += 8)
+        absorb(v, le64(p + i, 8));
+    absorb(v, le64(p + i, len - i) | (uint64_t)(len & 0xff) << 56);
+    v[2] ^= 0xff;
+    for (int r = 0; r < 4; r++)
+        sipround(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
 }

@@ -15,7 +15,7 @@
  * sent; it may be sent once), SENT (its record is returned) or UNKNOWN (older than the ring: it
  * can be neither verified nor told apart from a number already sent, so it must not be sent).
  *
- * Ownership: the caller owns sendhist_t (4 KB; embed it, no allocation anywhere). Threading: one
+ * Ownership: the caller owns sendhist_t (6 KB; embed it, no allocation anywhere). Threading: one
  * thread per instance. Nothing here logs or fails. */
 #ifndef LG_MEDIA_SEND_HISTORY_H
 #define LG_MEDIA_SEND_HISTORY_H
@@ -62,8 +62,15 @@ void sendhist_record(sendhist_t *h, uint16_t seq, const sendhist_rec_t *rec);
  * under seq's SRTP index: seq was recorded and the rebuilt packet is the same as the first send. */
 bool sendhist_resend_ok(const sendhist_t *h, uint16_t seq, const sendhist_rec_t *rebuilt);
 
-/* A 64-bit hash of p[0..len) chained from seed (0 to start). Not cryptographic: it tells apart
- * packets the relay itself built from a stored source; about 0.2 ns per byte. */
-uint64_t sendhist_hash(uint64_t seed, const uint8_t *p, size_t len);
+/* A secret key for sendhist_hash (random, per worker). */
+typedef struct {
+    uint64_t k0, k1;
+} sendhist_key_t;
+
+/* SipHash-2-4 (a keyed PRF) of p[0..len) under key, chained from seed (0 to start). Keyed and
+ * secret because a publisher chooses the payload bytes: with a public hash it could send two
+ * different packets under one sequence number that hash the same, and so make the relay resend
+ * other data under a used SRTP index. */
+uint64_t sendhist_hash(const sendhist_key_t *key, uint64_t seed, const uint8_t *p, size_t len);
 
 #endif

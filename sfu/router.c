@@ -366,19 +366,21 @@ static void rewrite_vp8(consumer_t *c, uint8_t *payload, size_t len, uint32_t ss
 
 /* Hash of the source packet's bytes after the RTP header (payload and padding): computed once per
  * source packet, chained into every consumer's hash of what it sent (send_hash). */
-static uint64_t source_hash(const uint8_t *data, size_t len, const rtp_packet_t *pkt)
+static uint64_t source_hash(const lg_worker_t *w, const uint8_t *data, size_t len,
+                            const rtp_packet_t *pkt)
 {
     size_t hdr = (size_t)(pkt->payload - data);
-    return sendhist_hash(0, data + hdr, len - hdr);
+    return sendhist_hash(&w->hash_key, 0, data + hdr, len - hdr);
 }
 
 /* The plaintext as sent, given the source's hash: the rewritten header with its extensions and the
  * payload bytes a consumer may rewrite (the VP8 descriptor); the rest is the source's, verbatim. */
 #define ROUTER_HASH_PREFIX 8
-static uint64_t send_hash(const uint8_t *buf, size_t len, size_t hdr, uint64_t src_hash)
+static uint64_t send_hash(const lg_worker_t *w, const uint8_t *buf, size_t len, size_t hdr,
+                          uint64_t src_hash)
 {
     size_t n = hdr + (len - hdr < ROUTER_HASH_PREFIX ? len - hdr : ROUTER_HASH_PREFIX);
-    return sendhist_hash(src_hash, buf, n);
+    return sendhist_hash(&w->hash_key, src_hash, buf, n);
 }
 
 /* Copies, rewrites and protects one packet into c's transport. The source (seq, ts) maps into the
@@ -430,7 +432,7 @@ static bool forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
         if (rec.has_twcc && !resend)
             bwe_on_send(t->bwe, ++t->twcc_seq, uv_hrtime() / 1000, len);
     }
-    rec.hash = send_hash(buf, len, (size_t)(pkt->payload - data), src_hash);
+    rec.hash = send_hash(t->w, buf, len, (size_t)(pkt->payload - data), src_hash);
     if (resend && !sendhist_resend_ok(&c->sent, seq, &rec)) {
         cnt->nack_unsafe_skipped++; /* the mapping changed since: this would be other data */
         return false;
@@ -591,7 +593,7 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
     }
     if (p->muted || pkt->payload_len == 0 || !p->consumers)
         return;
-    uint64_t src_hash = source_hash(data, len, pkt);
+    uint64_t src_hash = source_hash(w, data, len, pkt);
     for (consumer_t *c = p->consumers; c; c = c->next_in_producer) {
         if (!admit(c, layer, keyframe)) {
             if (c->layer < 0 && layer == c->target_layer)
@@ -821,7 +823,7 @@ static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
         bool vp8 = !c->prod->p.h264 && vp8_parse(parsed.payload, parsed.payload_len, &d) == 0;
         bool sent = c->p.rtx_ssrc ? forward_rtx(c, pkt, &parsed, vp8 ? &d : NULL, now)
                                   : forward(c, pkt, len, &parsed, vp8 ? &d : NULL,
-                                            source_hash(pkt, len, &parsed), true, now);
+                                            source_hash(w, pkt, len, &parsed), true, now);
         if (sent)
             w->counters.retransmitted++;
     }

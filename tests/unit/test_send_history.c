@@ -9,6 +9,8 @@
 #include "media/send_history.h"
 #include "media/wire.h"
 
+static const sendhist_key_t KEY = {0x0706050403020100ull, 0x0f0e0d0c0b0a0908ull};
+
 #define HDR 20 /* 12-byte header + one-byte-form extension block with transport-cc */
 
 /* A VP8 packet as a relay sends it: seq, transport-cc number, picture id (15 bit), payload. */
@@ -37,7 +39,7 @@ static sendhist_rec_t rec_of(uint16_t seq, uint16_t twcc, uint16_t picture_id)
 {
     uint8_t p[256];
     size_t n = make_packet(p, seq, twcc, picture_id);
-    sendhist_rec_t r = {.hash = sendhist_hash(0, p, n), .twcc = twcc, .has_twcc = true};
+    sendhist_rec_t r = {.hash = sendhist_hash(&KEY, 0, p, n), .twcc = twcc, .has_twcc = true};
     return r;
 }
 
@@ -75,7 +77,7 @@ static void test_changed_resend_refused(void **state)
     uint8_t p[256];
     size_t n = make_packet(p, 7, 40, 300);
     p[n - 1] ^= 1; /* a different source packet under the same number */
-    sendhist_rec_t other = {.hash = sendhist_hash(0, p, n), .twcc = 40, .has_twcc = true};
+    sendhist_rec_t other = {.hash = sendhist_hash(&KEY, 0, p, n), .twcc = 40, .has_twcc = true};
     assert_false(sendhist_resend_ok(&h, 7, &other));
     sendhist_rec_t no_twcc = r;
     no_twcc.has_twcc = false;
@@ -139,15 +141,34 @@ static void test_hash(void **state)
 {
     (void)state;
     uint8_t a[64] = {0}, b[64] = {0};
-    assert_true(sendhist_hash(0, a, 64) == sendhist_hash(0, b, 64));
+    assert_true(sendhist_hash(&KEY, 0, a, 64) == sendhist_hash(&KEY, 0, b, 64));
     for (int i = 0; i < 64; i++) { /* any single bit anywhere, including the tail */
         b[i] ^= 0x10;
-        assert_true(sendhist_hash(0, a, 64) != sendhist_hash(0, b, 64));
+        assert_true(sendhist_hash(&KEY, 0, a, 64) != sendhist_hash(&KEY, 0, b, 64));
         b[i] ^= 0x10;
     }
-    assert_true(sendhist_hash(0, a, 63) != sendhist_hash(0, a, 64)); /* length counts */
-    assert_true(sendhist_hash(1, a, 64) != sendhist_hash(0, a, 64)); /* so does the seed */
-    assert_true(sendhist_hash(0, NULL, 0) != sendhist_hash(0, a, 1));
+    assert_true(sendhist_hash(&KEY, 0, a, 63) != sendhist_hash(&KEY, 0, a, 64)); /* length counts */
+    assert_true(sendhist_hash(&KEY, 1, a, 64) !=
+                sendhist_hash(&KEY, 0, a, 64)); /* so does the seed */
+    assert_true(sendhist_hash(&KEY, 0, a, 0) != sendhist_hash(&KEY, 0, a, 1));
+    sendhist_key_t other = KEY;
+    other.k1 ^= 1; /* the key counts: without it no hash can be predicted */
+    assert_true(sendhist_hash(&other, 0, a, 64) != sendhist_hash(&KEY, 0, a, 64));
+}
+
+/* SipHash-2-4 reference vectors (Aumasson and Bernstein, vectors.h: key 00..0f, message
+ * 00..n-1). */
+static void test_siphash_vectors(void **state)
+{
+    (void)state;
+    uint8_t m[64];
+    for (int i = 0; i < 64; i++)
+        m[i] = (uint8_t)i;
+    assert_true(sendhist_hash(&KEY, 0, m, 0) == 0x726fdb47dd0e0e31ull);
+    assert_true(sendhist_hash(&KEY, 0, m, 1) == 0x74f839c593dc67fdull);
+    assert_true(sendhist_hash(&KEY, 0, m, 8) == 0x93f5f5799a932462ull);
+    assert_true(sendhist_hash(&KEY, 0, m, 15) == 0xa129ca6149be45e5ull);
+    assert_true(sendhist_hash(&KEY, 0, m, 63) == 0x958a324ceb064572ull);
 }
 
 int main(void)
@@ -158,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_unknown_numbers),
         cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_hash),
+        cmocka_unit_test(test_siphash_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
