@@ -48,18 +48,24 @@ typedef struct {
     uint64_t rtcp_in;   /* SRTCP packets that authenticated */
     uint64_t forwarded; /* RTP packets sent to subscribers */
     uint64_t forwarded_bytes;
-    uint64_t keyframe_requests; /* PLIs the relay sent to publishers */
-    uint64_t nacks_received;    /* sequence numbers subscribers asked for */
-    uint64_t retransmitted;     /* packets resent from the retransmission buffers */
-    uint64_t nacks_sent;        /* sequence numbers the relay asked publishers for */
-    uint64_t rtx_recovered;     /* publisher retransmissions (RTX) that arrived */
-    uint64_t mix_packets_out;   /* mixed-audio packets produced (all mixers of the worker) */
-    uint64_t mixers;            /* gauge: rooms with a mixer */
-    uint64_t bwe_legs;          /* gauge: subscriber legs with an estimate */
-    uint64_t bwe_sum_bps;       /* gauge: sum of their estimates (average = sum / legs) */
-    uint64_t bwe_min_bps;       /* gauge: the lowest estimate */
-    uint64_t bwe_low_legs;      /* gauge: legs below mix-below-kbps */
-    uint64_t mixed_listeners;   /* gauge */
+    uint64_t keyframe_requests;   /* PLIs the relay sent to publishers */
+    uint64_t nacks_received;      /* sequence numbers subscribers asked for */
+    uint64_t retransmitted;       /* packets resent from the retransmission buffers */
+    uint64_t nack_unsafe_skipped; /* NACKed packets not resent: no record of the first send, or
+                                     the rebuilt packet differs from it (SRTP index reuse) */
+    uint64_t duplicate_dropped;   /* packets not forwarded: their outgoing number was sent already
+                                     (a publisher's late retransmission) or is too old to tell */
+    uint64_t rtx_sent; /* of retransmitted: sent as RTX (subscribers that negotiated it) */
+    uint64_t srtp_reuse_refused; /* RTP refused by SRTP: index already protected (should be 0) */
+    uint64_t nacks_sent;         /* sequence numbers the relay asked publishers for */
+    uint64_t rtx_recovered;      /* publisher retransmissions (RTX) that arrived */
+    uint64_t mix_packets_out;    /* mixed-audio packets produced (all mixers of the worker) */
+    uint64_t mixers;             /* gauge: rooms with a mixer */
+    uint64_t bwe_legs;           /* gauge: subscriber legs with an estimate */
+    uint64_t bwe_sum_bps;        /* gauge: sum of their estimates (average = sum / legs) */
+    uint64_t bwe_min_bps;        /* gauge: the lowest estimate */
+    uint64_t bwe_low_legs;       /* gauge: legs below mix-below-kbps */
+    uint64_t mixed_listeners;    /* gauge */
     uint64_t mix_decodes, mix_encodes, mix_concealed, mix_fec_recovered, mix_cpu_ns;
     uint64_t pli_throttled;    /* subscriber PLI/FIR absorbed by the throttle */
     uint64_t layer_switches;   /* subscribers moved to another simulcast layer (at a key frame) */

@@ -29,7 +29,8 @@
     X(ESTATE, -23, "wrong state for this operation")                                               \
     X(ECLAIM, -24, "missing or invalid claim")                                                     \
     X(ECHAIN, -25, "hash chain broken")                                                            \
-    X(EREPLAY, -26, "replayed or too old packet")
+    X(EREPLAY, -26, "replayed or too old packet")                                                  \
+    X(EREUSE, -27, "packet index already used for other data")
 
 enum {
 #define LG_ERR_ENUM(name, value, msg) LG_##name = (value),

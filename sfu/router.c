@@ -5,6 +5,7 @@
 #include "media/rtp.h"
 #include "media/h264.h"
 #include "media/vp8.h"
+#include "media/wire.h"
 #include "sfu/lg_error.h"
 #include "sfu/worker.h"
 
@@ -167,6 +168,8 @@ int router_add_consumer(struct lg_worker *w, const consumer_params_t *cp)
     c->target_layer = p->rank.order[pref >= 0 && pref < n ? n - 1 - pref : 0];
     build_id_map(c);
     seqrw_init(&c->rw, p->p.clock_rate ? p->p.clock_rate : 90000);
+    sendhist_init(&c->sent);
+    c->rtx_seq = (uint16_t)(cp->rtx_ssrc >> 7); /* any start; the SSRC is random */
     if (p->p.kind == ROUTER_VIDEO)
         layersel_init(&c->sel, (uint8_t)p->p.nlayers, NULL);
     /* video subscribers get an estimate: from transport-cc when negotiated, else from REMB */
@@ -365,23 +368,56 @@ static void rewrite_vp8(consumer_t *c, uint8_t *payload, size_t len, uint32_t ss
         c->tl0_last = tl0;
 }
 
+/* Hash of the source packet's bytes after the RTP header (payload and padding): computed once per
+ * source packet, chained into every consumer's hash of what it sent (send_hash). */
+static uint64_t source_hash(const lg_worker_t *w, const uint8_t *data, size_t len,
+                            const rtp_packet_t *pkt)
+{
+    size_t hdr = (size_t)(pkt->payload - data);
+    return sendhist_hash(&w->hash_key, 0, data + hdr, len - hdr);
+}
+
+/* The plaintext as sent, given the source's hash: the rewritten header with its extensions and the
+ * payload bytes a consumer may rewrite (the VP8 descriptor); the rest is the source's, verbatim. */
+#define ROUTER_HASH_PREFIX 8
+static uint64_t send_hash(const lg_worker_t *w, const uint8_t *buf, size_t len, size_t hdr,
+                          uint64_t src_hash)
+{
+    size_t n = hdr + (len - hdr < ROUTER_HASH_PREFIX ? len - hdr : ROUTER_HASH_PREFIX);
+    return sendhist_hash(&w->hash_key, src_hash, buf, n);
+}
+
 /* Copies, rewrites and protects one packet into c's transport. The source (seq, ts) maps into the
  * consumer's continuous output (media/seq_rewriter.h: a new source continues at last + 1, dropped
- * packets leave no hole); a packet the rewriter refuses (older than a switch) is not sent. */
-static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_packet_t *pkt,
-                    const vp8_desc_t *d, uint64_t now_ms)
+ * packets leave no hole); a packet the rewriter refuses (older than a switch) is not sent.
+ * src_hash is source_hash() of the packet. A first send (resend false) goes only under an
+ * outgoing number never sent (else it is a duplicate: dropped); a resend only under one sent,
+ * rebuilt with the same transport-cc number and sent only if byte-identical (the same SRTP index
+ * must never protect other data). Returns whether the packet was sent. */
+static bool forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_packet_t *pkt,
+                    const vp8_desc_t *d, uint64_t src_hash, bool resend, uint64_t now_ms)
 {
     transport_t *t = c->t;
+    lg_counters_t *cnt = &t->w->counters;
     if (!t->srtp_ready || t->selected < 0)
-        return;
+        return false;
     size_t cap;
     uint8_t *buf = transport_tx_begin(t, &cap);
     if (!buf || len + SRTP_SESSION_MAX_OVERHEAD > cap)
-        return;
+        return false;
     uint16_t seq;
     uint32_t ts;
     if (seqrw_map(&c->rw, pkt->ssrc, pkt->seq, pkt->timestamp, now_ms, &seq, &ts) != 0)
-        return;
+        return false;
+    sendhist_rec_t first = {0};
+    sendhist_state_t known = sendhist_lookup(&c->sent, seq, &first);
+    if (known != (resend ? SENDHIST_SENT : SENDHIST_NEW)) {
+        if (resend)
+            cnt->nack_unsafe_skipped++;
+        else
+            cnt->duplicate_dropped++;
+        return false;
+    }
     memcpy(buf, data, len);
     rtp_set_ssrc(buf, len, c->p.ssrc);
     rtp_set_seq(buf, len, seq);
@@ -389,19 +425,83 @@ static void forward(consumer_t *c, const uint8_t *data, size_t len, const rtp_pa
     rtp_set_payload_type(buf, len, c->p.pt);
     if (d && d->has_picture_id)
         rewrite_vp8(c, buf + (pkt->payload - data), pkt->payload_len, pkt->ssrc, d);
+    sendhist_rec_t rec = {0};
     if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE) {
-        /* transport-wide sequence numbers are per leg: stamp ours, for this leg's estimate */
+        /* transport-wide sequence numbers are per leg: stamp ours, for this leg's estimate; a
+         * resend stamps the first send's again */
+        uint8_t twcc = (resend ? first.has_twcc : t->bwe != NULL) ? c->p.ext_twcc : 0;
+        uint16_t n = resend ? first.twcc : (uint16_t)(t->twcc_seq + 1);
+        rec.has_twcc = rtp_ext_rewrite_copy(buf, pkt, c->id_map, twcc, n) == 1;
+        rec.twcc = rec.has_twcc ? n : 0;
+        if (rec.has_twcc && !resend)
+            bwe_on_send(t->bwe, ++t->twcc_seq, uv_hrtime() / 1000, len);
+    }
+    rec.hash = send_hash(t->w, buf, len, (size_t)(pkt->payload - data), src_hash);
+    if (resend && !sendhist_resend_ok(&c->sent, seq, &rec)) {
+        cnt->nack_unsafe_skipped++; /* the mapping changed since: this would be other data */
+        return false;
+    }
+    if (!resend)
+        sendhist_record(&c->sent, seq, &rec);
+    int rc = resend ? srtp_session_protect_rtp_resend(&t->srtp, buf, &len, cap)
+                    : srtp_session_protect_rtp(&t->srtp, buf, &len, cap);
+    if (rc != 0) {
+        cnt->srtp_reuse_refused += rc == LG_EREUSE;
+        return false;
+    }
+    transport_tx_commit(t, buf, len);
+    c->packets++;
+    c->bytes += len;
+    cnt->forwarded++;
+    cnt->forwarded_bytes += len;
+    return true;
+}
+
+/* Resends one packet to c as RTX (RFC 4588 section 4): the rewritten packet's header on c's RTX
+ * SSRC, payload type and next RTX sequence number, its payload preceded by the original (rewritten)
+ * sequence number, padding left off. A new SRTP index every time, with a new transport-cc number.
+ * Returns whether it was sent. */
+static bool forward_rtx(consumer_t *c, const uint8_t *data, const rtp_packet_t *pkt,
+                        const vp8_desc_t *d, uint64_t now_ms)
+{
+    transport_t *t = c->t;
+    if (!t->srtp_ready || t->selected < 0)
+        return false;
+    size_t hdr = (size_t)(pkt->payload - data), len = hdr + 2 + pkt->payload_len, cap;
+    uint8_t *buf = transport_tx_begin(t, &cap);
+    if (!buf || len + SRTP_SESSION_MAX_OVERHEAD > cap)
+        return false;
+    uint16_t seq;
+    uint32_t ts;
+    if (seqrw_map(&c->rw, pkt->ssrc, pkt->seq, pkt->timestamp, now_ms, &seq, &ts) != 0)
+        return false;
+    memcpy(buf, data, hdr);
+    buf[0] &= (uint8_t)~0x20; /* no padding */
+    wire_put_u16(buf + hdr, seq);
+    memcpy(buf + hdr + 2, pkt->payload, pkt->payload_len);
+    rtp_set_ssrc(buf, len, c->p.rtx_ssrc);
+    rtp_set_seq(buf, len, c->rtx_seq++);
+    rtp_set_timestamp(buf, len, ts);
+    rtp_set_payload_type(buf, len, c->p.rtx_pt);
+    if (d && d->has_picture_id)
+        rewrite_vp8(c, buf + hdr + 2, pkt->payload_len, pkt->ssrc, d);
+    if (pkt->ext_form == RTP_EXT_FORM_ONE_BYTE || pkt->ext_form == RTP_EXT_FORM_TWO_BYTE) {
         uint8_t twcc = t->bwe ? c->p.ext_twcc : 0;
         if (rtp_ext_rewrite_copy(buf, pkt, c->id_map, twcc, (uint16_t)(t->twcc_seq + 1)) == 1)
             bwe_on_send(t->bwe, ++t->twcc_seq, uv_hrtime() / 1000, len);
     }
-    if (srtp_session_protect_rtp(&t->srtp, buf, &len, cap) != 0)
-        return;
+    int rc = srtp_session_protect_rtp(&t->srtp, buf, &len, cap);
+    if (rc != 0) {
+        t->w->counters.srtp_reuse_refused += rc == LG_EREUSE;
+        return false;
+    }
     transport_tx_commit(t, buf, len);
     c->packets++;
     c->bytes += len;
+    t->w->counters.rtx_sent++;
     t->w->counters.forwarded++;
     t->w->counters.forwarded_bytes += len;
+    return true;
 }
 
 /* An RTX packet (RFC 4588) from a publisher: finds the layer it repairs, by signaled RTX SSRC or
@@ -495,8 +595,9 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
         if (have_level)
             mixer_source_set_level(p->mix->mixer, id, level, now);
     }
-    if (p->muted || pkt->payload_len == 0)
+    if (p->muted || pkt->payload_len == 0 || !p->consumers)
         return;
+    uint64_t src_hash = source_hash(w, data, len, pkt);
     for (consumer_t *c = p->consumers; c; c = c->next_in_producer) {
         if (!admit(c, layer, keyframe)) {
             if (c->layer < 0 && layer == c->target_layer)
@@ -508,7 +609,7 @@ static void media_in(lg_worker_t *w, producer_t *p, int layer, const uint8_t *da
             w->counters.temporal_dropped++;
             continue;
         }
-        forward(c, data, len, pkt, vp8 ? &d : NULL, now);
+        forward(c, data, len, pkt, vp8 ? &d : NULL, src_hash, false, now);
     }
 }
 
@@ -720,7 +821,9 @@ static void on_estimate_feedback(transport_t *t, const rtcp_fb_t *fb)
     }
 }
 
-/* A subscriber's generic NACK: resend what the producer's buffer still holds, rewritten again. */
+/* A subscriber's generic NACK: resend what the producer's buffer still holds, rewritten again, as
+ * RTX where negotiated, else in the original stream and only if it comes out byte-identical to
+ * the first send (forward()). */
 static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
 {
     consumer_t *c = consumer_by_ssrc(t, fb->media_ssrc);
@@ -743,8 +846,11 @@ static void on_nack(lg_worker_t *w, transport_t *t, const rtcp_fb_t *fb)
             continue;
         vp8_desc_t d;
         bool vp8 = !c->prod->p.h264 && vp8_parse(parsed.payload, parsed.payload_len, &d) == 0;
-        forward(c, pkt, len, &parsed, vp8 ? &d : NULL, now);
-        w->counters.retransmitted++;
+        bool sent = c->p.rtx_ssrc ? forward_rtx(c, pkt, &parsed, vp8 ? &d : NULL, now)
+                                  : forward(c, pkt, len, &parsed, vp8 ? &d : NULL,
+                                            source_hash(w, pkt, len, &parsed), true, now);
+        if (sent)
+            w->counters.retransmitted++;
     }
 }
 

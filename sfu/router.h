@@ -12,7 +12,12 @@
  * its VP8 temporal layers above what fits are held back (media/layer_selector.h); the consumer's
  * sequence rewrite (media/seq_rewriter.h) closes the holes they leave and maps the subscriber's
  * NACKs back to source numbers. VP8 picture ids and TL0PICIDX are rewritten to continue across
- * switches (a receiver drops frames whose picture id looks older than one it decoded). */
+ * switches (a receiver drops frames whose picture id looks older than one it decoded).
+ *
+ * A NACKed packet is resent in its original stream, i.e. under the SRTP index of its first send,
+ * so it must be byte-identical to it (media/send_history.h): it is rebuilt with the first send's
+ * transport-cc number and sent only if the plaintext hashes the same; an outgoing number is never
+ * sent twice otherwise (a publisher's retransmission of a packet already forwarded is dropped). */
 #ifndef LG_ROUTER_H
 #define LG_ROUTER_H
 
@@ -25,6 +30,7 @@
 #include "media/layer_selector.h"
 #include "media/nack_generator.h"
 #include "media/rtx_buffer.h"
+#include "media/send_history.h"
 #include "media/seq_rewriter.h"
 #include "sfu/rtcp_reports.h"
 #include "sfu/transport.h"
@@ -65,6 +71,10 @@ typedef struct {
     uint64_t producer_id;
     uint32_t ssrc; /* the relay's outbound SSRC in the subscriber's SDP */
     uint8_t pt;
+    /* RTX (RFC 4588) the subscriber accepted: NACKed packets go on rtx_ssrc with their own
+     * sequence numbers, the original one first in the payload; 0: resent in place */
+    uint8_t rtx_pt;
+    uint32_t rtx_ssrc;
     /* the subscriber's extension ids (0: not negotiated, the element is blanked) */
     uint8_t ext_abs_send_time, ext_audio_level, ext_twcc;
     int preferred_layer; /* by quality: 0 = the highest; -1 = let the relay choose */
@@ -115,11 +125,13 @@ struct consumer {
                            index = prod->rank.rank[layer], 0 = lowest quality) */
     int target_layer;   /* encoding index, like `layer` */
     seqrw_t rw;         /* one continuous seq/ts out of layer switches and temporal-layer drops */
+    sendhist_t sent;    /* per outgoing seq: first send's transport-cc number and plaintext hash */
     /* VP8: picture id and TL0PICIDX continue across layer switches (out = in + delta) */
     bool vp8_started;
     uint32_t vp8_src; /* the source SSRC the deltas are for */
     uint16_t pic_delta, pic_last;
     uint8_t tl0_delta, tl0_last;
+    uint16_t rtx_seq; /* the RTX stream's next sequence number */
     uint64_t packets, bytes;
     consumer_t *next_in_producer;
     consumer_t *next_in_transport;

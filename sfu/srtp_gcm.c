@@ -61,7 +61,7 @@ int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t
     if (!tx)
         return LG_EINVAL;
     memset(tx, 0, sizeof *tx);
-    if (!master_key || !master_salt || window == 0)
+    if (!master_key || !master_salt || window == 0 || window > SRTP_GCM_MAX_WINDOW)
         return LG_EINVAL;
     int rc = derive(master_key, master_salt, tx->key, tx->salt);
     if (rc != 0) {
@@ -122,8 +122,8 @@ static srtp_gcm_stream_t *stream_of(srtp_gcm_tx_t *tx, uint32_t ssrc)
     if (tx->nstreams == SRTP_GCM_MAX_STREAMS)
         return NULL;
     tx->last = tx->nstreams++;
+    memset(&tx->streams[tx->last], 0, sizeof tx->streams[tx->last]);
     tx->streams[tx->last].ssrc = ssrc;
-    tx->streams[tx->last].index = 0;
     return &tx->streams[tx->last];
 }
 
@@ -147,6 +147,35 @@ static int32_t estimate_index(uint64_t highest, uint16_t seq, uint64_t *guess)
     }
     *guess = (uint64_t)roc << 16 | seq;
     return diff;
+}
+
+/* Replay and sent bitmaps are indexed by packet index mod SRTP_GCM_MAX_WINDOW: index i's bit is
+ * valid while i is within the window below the highest index; moving ahead clears the bits it
+ * passes. */
+static bool bit_of(const uint64_t *bits, uint64_t index)
+{
+    uint32_t bit = (uint32_t)(index % SRTP_GCM_MAX_WINDOW);
+    return (bits[bit / 64] >> (bit % 64)) & 1;
+}
+
+static void set_bit(uint64_t *bits, uint64_t index, bool on)
+{
+    uint32_t bit = (uint32_t)(index % SRTP_GCM_MAX_WINDOW);
+    uint64_t mask = (uint64_t)1 << (bit % 64);
+    bits[bit / 64] = on ? bits[bit / 64] | mask : bits[bit / 64] & ~mask;
+}
+
+/* Records index (delta ahead of *highest if delta > 0) in bits. */
+static void mark_index(uint64_t *bits, uint64_t *highest, int32_t delta, uint64_t index)
+{
+    if (delta >= SRTP_GCM_MAX_WINDOW)
+        memset(bits, 0, SRTP_GCM_MAX_WINDOW / 8);
+    else
+        for (int32_t i = 1; i < delta; i++)
+            set_bit(bits, *highest + (uint64_t)i, false);
+    if (delta > 0)
+        *highest = index;
+    set_bit(bits, index, true);
 }
 
 /* RTP header length with CSRCs and extension (the AAD), or 0 when it does not fit in len. */
@@ -177,7 +206,52 @@ static void make_iv(uint8_t iv[SRTP_GCM_SALT_LEN], const uint8_t salt[SRTP_GCM_S
         iv[i] ^= salt[i];
 }
 
-int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap)
+/* The index of the RTP packet in buf on its stream, checked: LG_EFULL (no room for a new SSRC),
+ * LG_EREPLAY (older than the window) or LG_EREUSE (protected before, and not a verified resend). */
+static int check_index(srtp_gcm_tx_t *tx, const uint8_t *buf, bool resend, srtp_gcm_stream_t **s,
+                       uint64_t *index, int32_t *delta)
+{
+    *s = stream_of(tx, wire_get_u32(buf + 8));
+    if (!*s)
+        return LG_EFULL;
+    *delta = estimate_index((*s)->index, wire_get_u16(buf + 2), index);
+    if (*delta <= -(int32_t)tx->window)
+        return LG_EREPLAY;
+    if (*delta <= 0 && bit_of((*s)->sent, *index) && !resend)
+        return LG_EREUSE; /* the same IV for other data would give the GHASH key away */
+    return 0;
+}
+
+int srtp_gcm_tx_track_init(srtp_gcm_tx_t *tx, uint32_t window)
+{
+    if (!tx)
+        return LG_EINVAL;
+    memset(tx, 0, sizeof *tx);
+    if (window == 0 || window > SRTP_GCM_MAX_WINDOW)
+        return LG_EINVAL;
+    tx->window = window;
+    tx->tracking = true;
+    return 0;
+}
+
+int srtp_gcm_tx_claim(srtp_gcm_tx_t *tx, const uint8_t *buf, size_t len, bool resend)
+{
+    if (!tx || !tx->tracking || !buf)
+        return LG_EINVAL;
+    if (len < RTP_HEADER_MIN)
+        return LG_EMALFORMED;
+    if (!tx->streams && (tx->streams = calloc(SRTP_GCM_MAX_STREAMS, sizeof *tx->streams)) == NULL)
+        return LG_ENOMEM;
+    srtp_gcm_stream_t *s;
+    uint64_t index;
+    int32_t delta;
+    int rc = check_index(tx, buf, resend, &s, &index, &delta);
+    if (rc == 0)
+        mark_index(s->sent, &s->index, delta, index);
+    return rc;
+}
+
+int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap, bool resend)
 {
     if (!tx || !tx->keyed || !buf || !len || *len > cap)
         return LG_EINVAL;
@@ -196,16 +270,12 @@ int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap
             return LG_ENOMEM;
     }
     uint32_t ssrc = wire_get_u32(buf + 8);
-    uint16_t seq = wire_get_u16(buf + 2);
-    srtp_gcm_stream_t *s = stream_of(tx, ssrc);
-    if (!s)
-        return LG_EFULL;
+    srtp_gcm_stream_t *s;
     uint64_t index;
-    int32_t delta = estimate_index(s->index, seq, &index);
-    if (delta <= -(int32_t)tx->window)
-        return LG_EREPLAY;
-    if (delta > 0)
-        s->index = index;
+    int32_t delta;
+    int rc = check_index(tx, buf, resend, &s, &index, &delta);
+    if (rc != 0)
+        return rc;
     uint8_t iv[SRTP_GCM_SALT_LEN];
     make_iv(iv, tx->salt, ssrc, index);
     size_t plen = *len - hdr;
@@ -216,6 +286,7 @@ int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap
         EVP_EncryptFinal_ex(tx->ctx, buf + *len, &n) != 1 ||
         EVP_CIPHER_CTX_ctrl(tx->ctx, EVP_CTRL_GCM_GET_TAG, SRTP_GCM_TAG_LEN, buf + *len) != 1)
         return LG_ECRYPTO;
+    mark_index(s->sent, &s->index, delta, index);
     *len += SRTP_GCM_TAG_LEN;
     return 0;
 }
@@ -232,34 +303,6 @@ static srtp_gcm_rx_stream_t *rx_stream(srtp_gcm_rx_t *rx, uint32_t ssrc)
             return &rx->streams[i];
         }
     return NULL;
-}
-
-/* The replay bitmap is indexed by packet index mod SRTP_GCM_MAX_WINDOW: index i's bit is valid
- * while i is within the window below the highest index; moving ahead clears the bits it passes. */
-static bool seen(const srtp_gcm_rx_stream_t *s, uint64_t index)
-{
-    uint32_t bit = (uint32_t)(index % SRTP_GCM_MAX_WINDOW);
-    return (s->seen[bit / 64] >> (bit % 64)) & 1;
-}
-
-static void set_bit(srtp_gcm_rx_stream_t *s, uint64_t index, bool on)
-{
-    uint32_t bit = (uint32_t)(index % SRTP_GCM_MAX_WINDOW);
-    uint64_t mask = (uint64_t)1 << (bit % 64);
-    s->seen[bit / 64] = on ? s->seen[bit / 64] | mask : s->seen[bit / 64] & ~mask;
-}
-
-/* Records index (delta ahead of the highest if delta > 0) as authenticated. */
-static void mark_seen(srtp_gcm_rx_stream_t *s, int32_t delta, uint64_t index)
-{
-    if (delta >= SRTP_GCM_MAX_WINDOW)
-        memset(s->seen, 0, sizeof s->seen);
-    else
-        for (int32_t i = 1; i < delta; i++)
-            set_bit(s, s->index + (uint64_t)i, false);
-    if (delta > 0)
-        s->index = index;
-    set_bit(s, index, true);
 }
 
 int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
@@ -287,7 +330,7 @@ int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
     srtp_gcm_rx_stream_t *st = s ? s : &fresh;
     uint64_t index;
     int32_t delta = estimate_index(st->index, seq, &index);
-    if (delta <= -(int32_t)rx->window || (delta <= 0 && seen(st, index)))
+    if (delta <= -(int32_t)rx->window || (delta <= 0 && bit_of(st->seen, index)))
         return LG_EREPLAY;
     uint8_t iv[SRTP_GCM_SALT_LEN];
     make_iv(iv, rx->salt, ssrc, index);
@@ -305,7 +348,7 @@ int srtp_gcm_rx_unprotect(srtp_gcm_rx_t *rx, uint8_t *buf, size_t *len)
         *s = fresh;
         rx->last = rx->nstreams++;
     }
-    mark_seen(s, delta, index);
+    mark_index(s->seen, &s->index, delta, index);
     *len = hdr + clen;
     return 0;
 }

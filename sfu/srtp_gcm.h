@@ -19,11 +19,16 @@
  * Per SSRC the sender keeps its highest packet index (ROC << 16 | SEQ). A packet's index is
  * estimated from it exactly as libsrtp does (RFC 3711 appendix A; indexes below 2^15 are taken as
  * ROC 0), so a receiver running libsrtp computes the same ROC. Packets up to
- * SRTP_SESSION_REPLAY_WINDOW - 1 behind the highest index are protected (retransmissions; a
- * repeated index is allowed, as libsrtp's allow_repeat_tx); older ones are refused (LG_EREPLAY), as
- * libsrtp refuses them. At most SRTP_GCM_MAX_STREAMS SSRCs are tracked; srtp_gcm_tx_protect()
- * returns LG_EFULL for any further SSRC, and the caller protects those with libsrtp instead (each
- * SSRC consistently goes one way, so its ROC never forks).
+ * SRTP_SESSION_REPLAY_WINDOW - 1 behind the highest index are protected (late first sends, and
+ * retransmissions); older ones are refused (LG_EREPLAY), as libsrtp refuses them. A bitmap per
+ * SSRC remembers which indexes of the window were protected: protecting one of them again is
+ * refused (LG_EREUSE) unless the caller says it is a resend it verified to be byte-identical to
+ * the first (the same IV over other data would be GCM nonce reuse, which reveals the GHASH key and
+ * lets anyone forge packets on the leg; identical data gives identical output and reveals
+ * nothing). Unlike libsrtp's allow_repeat_tx, an unverified repeat never passes. At most
+ * SRTP_GCM_MAX_STREAMS SSRCs are tracked; srtp_gcm_tx_protect() returns LG_EFULL for any further
+ * SSRC, and the caller protects those with libsrtp instead (each SSRC consistently goes one way, so
+ * its ROC never forks).
  *
  * Receiving (srtp_gcm_rx_*): the same index estimate from the highest index authenticated so far,
  * then libsrtp's replay rule: a packet ahead is new; one up to window - 1 behind is accepted once
@@ -55,11 +60,13 @@ struct evp_cipher_ctx_st;
 
 typedef struct {
     uint32_t ssrc;
-    uint64_t index; /* highest index sent: ROC << 16 | SEQ (48 bits) */
+    uint64_t index;                          /* highest index sent: ROC << 16 | SEQ (48 bits) */
+    uint64_t sent[SRTP_GCM_MAX_WINDOW / 64]; /* bit i mod window: index i was protected */
 } srtp_gcm_stream_t;
 
 typedef struct {
-    bool keyed; /* key and salt derived */
+    bool keyed;    /* key and salt derived */
+    bool tracking; /* srtp_gcm_tx_track_init: index bookkeeping only, no keys */
     uint8_t key[SRTP_GCM_KEY_LEN];
     uint8_t salt[SRTP_GCM_SALT_LEN];
     uint32_t window;               /* packets behind the highest index still protected */
@@ -94,10 +101,25 @@ int srtp_gcm_tx_init(srtp_gcm_tx_t *tx, const uint8_t *master_key, const uint8_t
 /* Frees the cipher context and wipes the keys. Safe on a zeroed or already freed tx. */
 void srtp_gcm_tx_free(srtp_gcm_tx_t *tx);
 
-/* RTP packet in buf[0..*len) -> SRTP in place; *len grows by SRTP_GCM_TAG_LEN. Returns 0,
- * LG_EINVAL, LG_EMALFORMED (header longer than the packet), LG_ENOSPC, LG_EREPLAY (older than the
- * window), LG_EFULL (a new SSRC and the stream table is full), LG_ENOMEM or LG_ECRYPTO. */
-int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap);
+/* RTP packet in buf[0..*len) -> SRTP in place; *len grows by SRTP_GCM_TAG_LEN. `resend`: the
+ * caller verified that buf is byte-identical to what it protected before under this SSRC and
+ * sequence number (see above). Returns 0, LG_EINVAL, LG_EMALFORMED (header longer than the
+ * packet), LG_ENOSPC, LG_EREPLAY (older than the window), LG_EREUSE (index already protected and
+ * not a verified resend), LG_EFULL (a new SSRC and the stream table is full), LG_ENOMEM or
+ * LG_ECRYPTO. The window must be 1..SRTP_GCM_MAX_WINDOW (srtp_gcm_tx_init: LG_EINVAL). */
+int srtp_gcm_tx_protect(srtp_gcm_tx_t *tx, uint8_t *buf, size_t *len, size_t cap, bool resend);
+
+/* The index bookkeeping alone, for RTP that libsrtp protects (AES-CM): tx keeps per SSRC the
+ * highest index and which indexes of the window were used, as for GCM. window: 1..
+ * SRTP_GCM_MAX_WINDOW. Returns 0 or LG_EINVAL. Free with srtp_gcm_tx_free(). */
+int srtp_gcm_tx_track_init(srtp_gcm_tx_t *tx, uint32_t window);
+
+/* Tracking mode: records that the RTP packet in buf[0..len) is about to be protected under its
+ * index, or refuses it as srtp_gcm_tx_protect() would: LG_EREUSE (used before and not a verified
+ * resend), LG_EREPLAY (older than the window), LG_EFULL (SSRC table full: not tracked),
+ * LG_ENOMEM, LG_EMALFORMED or LG_EINVAL. Claiming before protecting means an index whose protect
+ * then fails stays used (refusing is the safe side). */
+int srtp_gcm_tx_claim(srtp_gcm_tx_t *tx, const uint8_t *buf, size_t len, bool resend);
 
 /* Keys rx from the peer's master key and salt; window 1..SRTP_GCM_MAX_WINDOW. Same returns as
  * srtp_gcm_tx_init(). */

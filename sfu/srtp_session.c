@@ -2,6 +2,7 @@
 #include "sfu/srtp_session.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -88,6 +89,8 @@ int srtp_session_init(srtp_session_t *s, const dtls_srtp_keys_t *keys)
     if (rc == 0 && keys->profile == DTLS_SRTP_AEAD_AES_128_GCM)
         rc = srtp_gcm_tx_init(&s->gcm_tx, keys->local, keys->local + keys->key_len,
                               SRTP_SESSION_REPLAY_WINDOW);
+    if (rc == 0 && keys->profile != DTLS_SRTP_AEAD_AES_128_GCM) /* libsrtp protects, we track */
+        rc = srtp_gcm_tx_track_init(&s->gcm_tx, SRTP_SESSION_REPLAY_WINDOW);
     if (rc == 0 && keys->profile == DTLS_SRTP_AEAD_AES_128_GCM)
         rc = srtp_gcm_rx_init(&s->gcm_rx, keys->remote, keys->remote + keys->key_len,
                               SRTP_SESSION_REPLAY_WINDOW);
@@ -143,22 +146,36 @@ static int check(const srtp_t ctx, const uint8_t *buf, const size_t *len, size_t
     return 0;
 }
 
-int srtp_session_protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap)
+static int protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap, bool resend)
 {
     int rc =
         check(s ? s->outbound : NULL, buf, len, cap, SRTP_SESSION_MAX_OVERHEAD, RTP_HEADER_MIN);
     if (rc != 0)
         return rc;
     if (s->gcm_tx.keyed) {
-        rc = srtp_gcm_tx_protect(&s->gcm_tx, buf, len, cap);
+        rc = srtp_gcm_tx_protect(&s->gcm_tx, buf, len, cap, resend);
         if (rc != LG_EFULL)
             return rc; /* else an SSRC past srtp_gcm's table: libsrtp protects it, always */
+    } else if (s->gcm_tx.tracking) {
+        rc = srtp_gcm_tx_claim(&s->gcm_tx, buf, *len, resend); /* AES-CM: keystream reuse */
+        if (rc != 0 && rc != LG_EFULL)
+            return rc; /* LG_EFULL: an SSRC past the table, libsrtp alone */
     }
     int n = (int)*len;
     rc = map_status(srtp_protect(s->outbound, buf, &n));
     if (rc == 0)
         *len = (size_t)n;
     return rc;
+}
+
+int srtp_session_protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap)
+{
+    return protect_rtp(s, buf, len, cap, false);
+}
+
+int srtp_session_protect_rtp_resend(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap)
+{
+    return protect_rtp(s, buf, len, cap, true);
 }
 
 int srtp_session_unprotect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len)
@@ -211,6 +228,7 @@ srtp_session_reason_t srtp_session_reason(int rc)
     case LG_EINTEGRITY:
         return SRTP_SESSION_AUTH_FAIL;
     case LG_EREPLAY:
+    case LG_EREUSE:
         return SRTP_SESSION_REPLAY_FAIL;
     case LG_EINVAL:
     case LG_ENOSPC:

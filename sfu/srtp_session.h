@@ -20,8 +20,12 @@
  * AES_CM_128_HMAC_SHA1_80, RFC 3711) for both RTP and RTCP; any SSRC (ssrc_any_inbound for what
  * the peer sends, ssrc_any_outbound for what we send; under GCM srtp_gcm's per-SSRC indexes and
  * replay windows for RTP, byte-identical to libsrtp); replay protection on with a 1024-packet
- * window for SRTP (libsrtp's fixed 128 for SRTCP); repeated sequence numbers allowed on the
- * sending side (retransmissions of the same packet).
+ * window for SRTP (libsrtp's fixed 128 for SRTCP). Sending the same RTP index twice is refused
+ * (LG_EREUSE) unless the caller marks a verified identical resend (protect_rtp_resend): by
+ * srtp_gcm under GCM, and under AES-CM by srtp_gcm's index bookkeeping in front of libsrtp (whose
+ * outbound context keeps allow_repeat_tx on, as it cannot tell the two calls apart). For SSRCs
+ * past srtp_gcm's table (SRTP_GCM_MAX_STREAMS) only the caller's identical-resend rule
+ * (media/send_history.h) guards.
  *
  * Buffers: everything happens in place in buf[0..*len). Protect appends the authentication tag
  * (16 bytes GCM, 10 AES-CM) and for RTCP also the 4-byte E|SRTCP index, but libsrtp documents
@@ -30,7 +34,9 @@
  *
  * Errors: 0 or a negative LG_E* code, which srtp_session_reason() folds into a counter reason:
  *   LG_EINTEGRITY  auth_fail:   authentication tag does not match (tampered, wrong key)
- *   LG_EREPLAY     replay_fail: duplicate, or older than the replay window
+ *   LG_EREPLAY, LG_EREUSE
+ *                  replay_fail: duplicate, or older than the replay window; sending: an index
+ *                               already protected, and not a verified resend
  *   LG_EINVAL, LG_ENOSPC, LG_EMALFORMED
  *                  bad_param:   NULL/uninitialised argument, no room for the trailer, packet
  *                               too short or malformed
@@ -83,8 +89,16 @@ int srtp_session_init(srtp_session_t *s, const dtls_srtp_keys_t *keys);
 void srtp_session_free(srtp_session_t *s);
 
 /* RTP packet in buf[0..*len) -> SRTP in place; *len grows by the tag. Needs
- * cap - *len >= SRTP_SESSION_MAX_OVERHEAD. */
+ * cap - *len >= SRTP_SESSION_MAX_OVERHEAD. Under GCM an index (SSRC, ROC, SEQ) already protected
+ * is refused with LG_EREUSE: a second send of a sequence number goes through
+ * srtp_session_protect_rtp_resend(); the same under AES-CM (keystream reuse). */
 int srtp_session_protect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap);
+
+/* The same for a resend in the original stream that the caller verified to be byte-identical to
+ * the first protect of its SSRC and sequence number (media/send_history.h): identical plaintext
+ * under one index gives identical SRTP and reveals nothing. Anything else under a used index is
+ * nonce reuse (GCM) or keystream reuse (AES-CM) and must never reach this call. */
+int srtp_session_protect_rtp_resend(srtp_session_t *s, uint8_t *buf, size_t *len, size_t cap);
 
 /* SRTP packet -> RTP in place; *len shrinks. Authenticates and checks replay first. */
 int srtp_session_unprotect_rtp(srtp_session_t *s, uint8_t *buf, size_t *len);

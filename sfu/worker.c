@@ -5,6 +5,7 @@
 #include "sfu/log.h"
 #include "sfu/packet.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,10 @@ static int worker_setup_loop(lg_worker_t *w)
     if (rc != 0)
         return rc;
     w->relay_ssrc = 0x4c470000u | (uint32_t)w->index; /* "LG" + worker */
+    if (RAND_bytes((uint8_t *)&w->hash_key, sizeof w->hash_key) != 1) {
+        uv_loop_close(&w->loop);
+        return UV_EIO;
+    }
     lg_ratelimit_init(&w->warn_limit, 5, 10000);
     if ((rc = tt_init(&w->transports)) != 0) {
         uv_loop_close(&w->loop);

@@ -132,8 +132,9 @@ typedef struct lg_worker {
     struct producer *producers; /* router state, see sfu/router.h */
     struct consumer *consumers;
     struct room_audio *audio_rooms;
-    struct room_mix *mixes; /* sfu/mixing.h */
-    uint32_t relay_ssrc;    /* sender SSRC of the relay's own RTCP */
+    struct room_mix *mixes;  /* sfu/mixing.h */
+    uint32_t relay_ssrc;     /* sender SSRC of the relay's own RTCP */
+    sendhist_key_t hash_key; /* random: keys the resend check's hashes (media/send_history.h) */
     uint64_t last_reports_ms;
     lg_ratelimit_t warn_limit; /* warnings caused by outside input */
     uv_timer_t feedback_timer; /* uplink NACKs */

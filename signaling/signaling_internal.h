@@ -28,8 +28,9 @@ typedef struct {
     uint64_t producer_id, consumer_id;
     char publisher[ROOMS_ID_MAX];
     char track_id[64];
-    negotiate_codec_t codec;
+    negotiate_codec_t codec; /* video: rtx_pt kept when the publisher has RTX (RFC 4588) */
     uint32_t ssrc;
+    uint32_t rtx_ssrc; /* non-zero exactly when codec.rtx_pt is */
 } sig_slot_t;
 
 struct sig_session {

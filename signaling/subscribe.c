@@ -62,6 +62,20 @@ static sig_slot_t *take_slot(sig_session_t *s, sdp_kind_t kind, const char *what
     return sl;
 }
 
+/* Whether rtx pt `rtx` (repairing `apt`) would name another codec than an m-line of the BUNDLE
+ * already does (the offer would then fail: the track goes without RTX, resent in place). */
+static bool rtx_collides(const sig_session_t *s, const sig_slot_t *self, uint8_t rtx, uint8_t apt)
+{
+    for (int i = 0; i < s->lines.count; i++) {
+        const sig_slot_t *o = &s->slots[i];
+        if (o == self || mlines_rejected(&s->lines, i))
+            continue;
+        if (o->codec.pt == rtx || (o->codec.rtx_pt == rtx && o->codec.pt != apt))
+            return true;
+    }
+    return false;
+}
+
 /* Returns false when no m-line is free (the track is left out). */
 static bool add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *tr)
 {
@@ -74,7 +88,12 @@ static bool add_slot(sig_session_t *s, participant_t *owner, const sig_track_t *
     snprintf(sl->publisher, sizeof sl->publisher, "%s", owner->id);
     snprintf(sl->track_id, sizeof sl->track_id, "%s", tr->track_id);
     sl->codec = tr->neg.codecs[0];
-    sl->codec.rtx_pt = 0; /* retransmissions are answered in place (no RTX stream yet) */
+    /* video retransmissions go as RTX where the subscriber accepts it (each resend a new SRTP
+     * index); the publisher's rtx pt is reused, so a pt means one thing across the BUNDLE */
+    if (tr->neg.kind != SDP_KIND_VIDEO || rtx_collides(s, sl, sl->codec.rtx_pt, sl->codec.pt))
+        sl->codec.rtx_pt = 0;
+    while (sl->codec.rtx_pt && (sl->rtx_ssrc == 0 || sl->rtx_ssrc == sl->ssrc))
+        RAND_bytes((uint8_t *)&sl->rtx_ssrc, sizeof sl->rtx_ssrc);
     return true;
 }
 
@@ -158,6 +177,7 @@ static void sub_tracks(const mlines_t *lines, const sig_slot_t *slots, negotiate
         snprintf(out[i].track_id, sizeof out[i].track_id, "%s", sl->track_id);
         out[i].codec = sl->codec;
         out[i].ssrc = sl->ssrc;
+        out[i].rtx_ssrc = sl->rtx_ssrc;
     }
 }
 
@@ -263,6 +283,10 @@ static void post_consumer(sig_session_t *s, const sig_slot_t *sl, const negotiat
     c->producer_id = sl->producer_id;
     c->ssrc = sl->ssrc;
     c->pt = sl->codec.pt;
+    if (m->rtx && sl->codec.rtx_pt) { /* else NACKs are answered in place, byte-identical */
+        c->rtx_pt = sl->codec.rtx_pt;
+        c->rtx_ssrc = sl->rtx_ssrc;
+    }
     c->ext_abs_send_time = (uint8_t)m->ext.abs_send_time;
     c->ext_audio_level = (uint8_t)m->ext.audio_level;
     c->ext_twcc = (uint8_t)m->ext.twcc;

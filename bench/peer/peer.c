@@ -249,7 +249,7 @@ peer_t *peer_new(const peer_opts_t *opts, char *err, size_t errlen)
     }
     if (setup_crypto(p, err, errlen) != 0)
         goto fail;
-    if (media_init(p) != 0) {
+    if (media_init(p) != 0 || capture_init(p) != 0) {
         snprintf(err, errlen, "peer: media setup failed");
         goto fail;
     }
@@ -270,6 +270,7 @@ void peer_free(peer_t *p)
     for (int i = 0; i < p->nrx; i++)
         free(p->rx[i].nack);
     audio_free(p);
+    capture_free(p);
     dtls_ctx_free(p->dtls_ctx);
     dtls_ctx_free(p->dtls_server_ctx);
     X509_free(p->cert);

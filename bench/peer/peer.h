@@ -127,10 +127,13 @@ typedef struct {
     unsigned rx_audio_drop_every; /* subscribe leg: drop every Nth received audio packet (Opus
                                      payload type; counted in rx_dropped); 0: none */
     bool send_nacks;              /* subscribe leg: NACK missing video packets (RFC 4585) */
-    unsigned remb_bps;            /* subscribe leg: report this estimate in REMB every 250 ms (see
-                                     peer_set_remb) */
-    bool pli_flood;         /* subscribe leg: send a PLI for every video packet (abuse test) */
-    bool aes_cm_only;       /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
+    bool no_rtx;       /* subscribe leg: refuse RTX in the answer (resends come in place) */
+    bool capture_srtp; /* subscribe leg: compare the SRTP bytes of every sequence number received
+                          more than once (srtp_index_reuse, srtp_index_repeats) */
+    unsigned remb_bps; /* subscribe leg: report this estimate in REMB every 250 ms (see
+                          peer_set_remb) */
+    bool pli_flood;    /* subscribe leg: send a PLI for every video packet (abuse test) */
+    bool aes_cm_only;  /* offer only SRTP_AES128_CM_SHA1_80 in DTLS use_srtp */
     unsigned socket_buffer; /* SO_RCVBUF/SO_SNDBUF of the media sockets in bytes (the kernel caps
                                it at net.core.rmem_max/wmem_max); 0: the system default */
 
@@ -192,7 +195,12 @@ typedef struct {
     uint64_t plis_by_layer[PEER_MAX_LAYERS]; /* PLIs and FIRs naming that layer's SSRC */
     uint64_t rx_dropped; /* dropped on purpose (rx_loss_pct, rx_audio_drop_every) */
     uint64_t nacks_sent; /* sequence numbers NACKed */
-    uint32_t streams;    /* distinct SSRCs received */
+    /* capture_srtp: an SSRC and sequence number (one SRTP index) received again, before simulated
+     * loss and unprotect, with the same SRTP bytes (a safe resend) or other bytes (the sender
+     * reused the index for other data: GCM nonce reuse; must stay 0) */
+    uint64_t srtp_index_repeats, srtp_index_reuse;
+    uint64_t rtx_received; /* subscribe leg: RTX packets (RFC 4588) restored to their stream */
+    uint32_t streams;      /* distinct SSRCs received */
 
     /* send -> receive latency of received packets with a trailer (one machine: one clock) */
     uint64_t latency_samples; /* packets measured (the percentiles use a bounded sample) */

@@ -93,6 +93,9 @@ typedef struct peer_leg {
     uint32_t rtcp_ssrc;  /* our sender SSRC in RTCP feedback on this leg */
     uint8_t vp8_pt[128]; /* 1 where the payload type is VP8, resp. rtx */
     uint8_t rtx_pt[128];
+    uint8_t rtx_apt[128]; /* rtx payload type -> the payload type it repairs (a=fmtp apt=) */
+    uint32_t fid[PEER_MAX_STREAMS][2]; /* subscribe offer's a=ssrc-group:FID: media, rtx SSRC */
+    int nfid;
     peer_leg_stats_t st;
 } peer_leg_t;
 
@@ -139,6 +142,8 @@ typedef struct {
     nackgen_t *nack;        /* send_nacks: video losses to ask for */
     struct audio_rx *audio; /* audio without trailers: its decoder (peer_opus.c) */
 } peer_rx_t;
+
+typedef struct peer_capture peer_capture_t; /* capture_srtp (peer_capture.c) */
 
 struct peer {
     peer_opts_t o;
@@ -189,10 +194,11 @@ struct peer {
     int consent;
     int64_t next_sr;
     int64_t last_remb_ns;
-    uint64_t rx_audio_seen; /* audio packets arrived on the subscribe leg (rx_audio_drop_every) */
-    uint8_t *txbuf;         /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
-    uint8_t *rxbuf;         /* PEER_RX_MAX */
-    peer_rx_t *rx;          /* PEER_MAX_STREAMS */
+    peer_capture_t *capture; /* capture_srtp only */
+    uint64_t rx_audio_seen;  /* audio packets arrived on the subscribe leg (rx_audio_drop_every) */
+    uint8_t *txbuf;          /* PEER_TX_MAX + SRTP_SESSION_MAX_OVERHEAD + RTCP room */
+    uint8_t *rxbuf;          /* PEER_RX_MAX */
+    peer_rx_t *rx;           /* PEER_MAX_STREAMS */
     int nrx;
     uint32_t *lat; /* reservoir of PEER_LATENCY_SAMPLES, microseconds */
     uint32_t lat_n;
@@ -265,6 +271,13 @@ int media_drop_inbound(peer_t *p, const peer_leg_t *leg, const uint8_t *buf, siz
 void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len);
 void media_on_rtcp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len);
 void media_latency_summary(const peer_t *p, peer_stats_t *out);
+
+/* peer_capture.c: capture_srtp */
+/* Allocates the observer when capture_srtp is set (about 260 KB). Returns 0 or -1. */
+int capture_init(peer_t *p);
+void capture_free(peer_t *p);
+/* An SRTP packet (not SRTCP) as received on leg, before loss simulation and unprotect. */
+void capture_srtp(peer_t *p, const peer_leg_t *leg, const uint8_t *buf, size_t len);
 
 /* peer_opus.c: real Opus audio */
 /* opus_tone_hz: makes the tone's encoder (at peer_new). Returns 0, LG_ENOMEM, LG_EINVAL. */

@@ -326,6 +326,8 @@ static void on_packet(peer_leg_t *leg, uint8_t *buf, size_t len)
     if (!leg->srtp_ready)
         return;
     int rtcp = lg_demux_is_rtcp(buf, len);
+    if (!rtcp)
+        capture_srtp(p, leg, buf, len); /* what a wire tap sees, resends included */
     if (!rtcp && media_drop_inbound(p, leg, buf, len))
         return; /* simulated network loss, before decryption as on a real network */
     leg->rx_srtp_len = len;

@@ -624,11 +624,38 @@ static void nack_losses(peer_t *p, peer_leg_t *leg, peer_rx_t *rx, const rtp_pac
     }
 }
 
+/* An RTX packet (RFC 4588) on the subscribe leg: the original restored from the OSN, on the SSRC
+ * the offer's FID group pairs it with, or 0 (unknown RTX SSRC, padding only). */
+static size_t restore_rtx(const peer_leg_t *leg, const rtp_packet_t *pkt, uint8_t *out, size_t cap)
+{
+    for (int i = 0; i < leg->nfid; i++) {
+        size_t n;
+        if (leg->fid[i][1] == pkt->ssrc)
+            return rtx_restore(pkt, leg->rtx_apt[pkt->payload_type & 127], leg->fid[i][0], out, cap,
+                               &n) == 0
+                       ? n
+                       : 0;
+    }
+    return 0;
+}
+
 void media_on_rtp(peer_t *p, peer_leg_t *leg, const uint8_t *buf, size_t len)
 {
     rtp_packet_t pkt;
     if (rtp_parse(buf, len, &pkt) != 0) {
         p->st.foreign_packets++;
+        return;
+    }
+    if (leg->kind == LEG_SUBSCRIBE && leg->rtx_pt[pkt.payload_type & 127] &&
+        leg->rtx_apt[pkt.payload_type & 127]) {
+        uint8_t orig[PEER_TX_MAX];
+        size_t n = restore_rtx(leg, &pkt, orig, sizeof orig);
+        if (n == 0) {
+            p->st.foreign_packets++;
+            return;
+        }
+        p->st.rtx_received++;
+        media_on_rtp(p, leg, orig, n); /* a late packet of its stream, as a resend in place */
         return;
     }
     int64_t now = peer_now_ns();

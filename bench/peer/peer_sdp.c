@@ -149,7 +149,8 @@ static sdp_direction_t answer_direction(sdp_direction_t offered)
     }
 }
 
-/* Mirrors one offered section: every codec, feedback and extension offered is accepted. */
+/* Mirrors one offered section: every codec (rtx unless no_rtx), feedback and extension offered is
+ * accepted. */
 static int answer_media(peer_t *p, const sdp_media_t *om, const peer_leg_t *leg, sdp_session_t *ans)
 {
     sdp_media_t *m = sdp_session_add_media(ans, om->kind, om->mid);
@@ -167,6 +168,8 @@ static int answer_media(peer_t *p, const sdp_media_t *om, const peer_leg_t *leg,
     }
     for (int i = 0; i < om->codec_count; i++) {
         const sdp_codec_t *oc = &om->codecs[i];
+        if (p->o.no_rtx && strcasecmp(oc->name, "rtx") == 0)
+            continue;
         sdp_codec_t *c = sdp_media_add_codec(m, oc->pt, oc->name, oc->clock_rate, oc->channels,
                                              oc->fmtp[0] ? oc->fmtp : NULL);
         if (!c)
@@ -379,14 +382,29 @@ static void note_payload_types(peer_leg_t *leg, const sdp_session_t *s)
 {
     memset(leg->vp8_pt, 0, sizeof leg->vp8_pt);
     memset(leg->rtx_pt, 0, sizeof leg->rtx_pt);
-    for (int i = 0; i < s->media_count; i++)
+    memset(leg->rtx_apt, 0, sizeof leg->rtx_apt);
+    leg->nfid = 0;
+    for (int i = 0; i < s->media_count; i++) {
         for (int k = 0; k < s->media[i].codec_count; k++) {
             const sdp_codec_t *c = &s->media[i].codecs[k];
+            unsigned apt;
             if (strcasecmp(c->name, "VP8") == 0)
                 leg->vp8_pt[c->pt & 127] = 1;
-            else if (strcasecmp(c->name, "rtx") == 0)
+            else if (strcasecmp(c->name, "rtx") == 0) {
                 leg->rtx_pt[c->pt & 127] = 1;
+                if (sscanf(c->fmtp, "apt=%u", &apt) == 1 && apt < 128)
+                    leg->rtx_apt[c->pt & 127] = (uint8_t)apt;
+            }
         }
+        for (int g = 0; g < s->media[i].ssrc_group_count; g++) {
+            const sdp_ssrc_group_t *fg = &s->media[i].ssrc_groups[g];
+            if (strcmp(fg->semantics, "FID") != 0 || fg->count != 2 ||
+                leg->nfid == PEER_MAX_STREAMS)
+                continue;
+            leg->fid[leg->nfid][0] = fg->ssrcs[0];
+            leg->fid[leg->nfid++][1] = fg->ssrcs[1];
+        }
+    }
 }
 
 int peer_answer_subscribe(peer_t *p, const char *offer, size_t len, char *out, size_t cap,

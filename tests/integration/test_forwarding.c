@@ -29,12 +29,15 @@ static void run_thread(void *arg)
 
 /* Joins; only peers that call peer_publish send anything. loss > 0: the peer drops that share of
  * the video it receives and NACKs what is missing. */
-static peer_t *make_peer_lossy(const char *room, const char *name, unsigned loss)
+/* loss: % of received video dropped (then NACKed); rtx: accept RTX on the subscribe leg */
+static peer_t *make_peer_rtx(const char *room, const char *name, unsigned loss, bool rtx)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
+    o.no_rtx = !rtx;
     o.rx_loss_pct = loss;
     o.send_nacks = loss > 0;
+    o.capture_srtp = loss > 0;
     o.host = "127.0.0.1";
     o.port = rf_cfg.listen_port;
     o.token = relay_fixture_token(room, name, AUTH_ROLE_PARTICIPANT, 600);
@@ -46,6 +49,11 @@ static peer_t *make_peer_lossy(const char *room, const char *name, unsigned loss
     if (peer_join(p, 5000) != 0)
         fail_msg("join: %s", peer_last_error(p));
     return p;
+}
+
+static peer_t *make_peer_lossy(const char *room, const char *name, unsigned loss)
+{
+    return make_peer_rtx(room, name, loss, false);
 }
 
 static peer_t *make_peer(const char *room, const char *name)
@@ -133,12 +141,15 @@ static lg_counters_t worker_counters(void)
     return rf_relay.worker_stats[0];
 }
 
-/* Loss on one subscriber's leg is repaired from the relay's retransmission buffer. */
-static void test_nack_repair(void **state)
+/* Loss on one subscriber's leg is repaired from the relay's retransmission buffer: in place
+ * (same SSRC and sequence number, so byte-identical to the first send) for a subscriber without
+ * RTX, on the RTX SSRC (RFC 4588) for one with it. */
+static void nack_repair(const char *room, bool rtx)
 {
-    peer_t *lossy = make_peer_lossy("nack", "lossy", 10);
-    peer_t *clean = make_peer("nack", "clean");
-    peer_t *pub = make_peer("nack", "pub");
+    lg_counters_t c0 = worker_counters();
+    peer_t *lossy = make_peer_rtx(room, "lossy", 10, rtx);
+    peer_t *clean = make_peer(room, "clean");
+    peer_t *pub = make_peer(room, "pub");
     peer_set_sending(pub, false);
     assert_int_equal(peer_publish(pub, 10000), 0);
     assert_int_equal(peer_wait_subscribed(lossy, 10000), 0);
@@ -152,9 +163,8 @@ static void test_nack_repair(void **state)
     peer_get_stats(lossy, &ls);
     peer_stream_stats_t v;
     assert_true(find_stream(lossy, peer_sender_id(pub), PEER_STREAM_VIDEO, &v));
+    assert_int_equal(ls.streams, 2);  /* audio and video: RTX is not a stream of its own */
     assert_true(ls.rx_dropped >= 10); /* loss really happened */
-    /* every dropped packet was NACKed and came back (late); only a loss in the very last
-     * packets cannot be noticed, as no later packet reveals it */
     /* every drop noticed was NACKed and resent (a resend that is dropped again is NACKed
      * again); only a loss among the very last packets stays unnoticed: no later packet shows it */
     assert_true(v.late > 0);
@@ -164,11 +174,37 @@ static void test_nack_repair(void **state)
     assert_int_equal(v.packets, ps.video_packets_sent);
     assert_int_equal(v.late, 0); /* the clean subscriber got no duplicates */
     lg_counters_t c = worker_counters();
-    assert_true(c.retransmitted + 1 >= ls.rx_dropped);
-    assert_true(c.nacks_received >= c.retransmitted);
+    uint64_t resent = c.retransmitted - c0.retransmitted, as_rtx = c.rtx_sent - c0.rtx_sent;
+    assert_true(resent + 1 >= ls.rx_dropped);
+    assert_true(c.nacks_received - c0.nacks_received >= resent);
+    /* an on-path capture of the lossy leg: a sequence number that came again came with the same
+     * SRTP bytes (else the relay reused a GCM nonce for other data) */
+    assert_int_equal(ls.srtp_index_reuse, 0);
+    assert_int_equal(c.srtp_reuse_refused, 0);
+    if (rtx) { /* every resend a new SRTP packet: nothing came twice under one index */
+        assert_int_equal(as_rtx, resent);
+        assert_true(ls.rtx_received + 1 >= ls.rx_dropped);
+        assert_int_equal(ls.srtp_index_repeats, 0);
+    } else {
+        assert_int_equal(as_rtx, 0);
+        assert_int_equal(ls.rtx_received, 0);
+        assert_true(ls.srtp_index_repeats + 1 >= ls.rx_dropped);
+    }
     peer_free(lossy);
     peer_free(clean);
     peer_free(pub);
+}
+
+static void test_nack_repair(void **state)
+{
+    (void)state;
+    nack_repair("nack", false);
+}
+
+static void test_nack_repair_rtx(void **state)
+{
+    (void)state;
+    nack_repair("nackrtx", true);
 }
 
 /* Mute stops forwarding that track only; unmute resumes it. */
@@ -371,9 +407,13 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fan_out),      cmocka_unit_test(test_nack_repair),
-        cmocka_unit_test(test_mute),         cmocka_unit_test(test_active_speaker),
-        cmocka_unit_test(test_mixed_audio),  cmocka_unit_test(test_low_bandwidth_mixes),
+        cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_nack_repair),
+        cmocka_unit_test(test_nack_repair_rtx),
+        cmocka_unit_test(test_mute),
+        cmocka_unit_test(test_active_speaker),
+        cmocka_unit_test(test_mixed_audio),
+        cmocka_unit_test(test_low_bandwidth_mixes),
         cmocka_unit_test(test_pli_throttle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -63,16 +63,19 @@ static void runner_stop(runner_t *r)
         fail_msg("publisher stopped: %s", peer_last_error(r->peer));
 }
 
-static peer_t *make_subscriber(const char *room, unsigned remb, unsigned loss)
+/* loss: % of received video dropped (then NACKed), repaired by RTX or, with no_rtx, in place */
+static peer_t *make_subscriber(const char *room, unsigned remb, unsigned loss, bool no_rtx)
 {
     peer_opts_t o;
     memset(&o, 0, sizeof o);
+    o.no_rtx = no_rtx;
     o.host = "127.0.0.1";
     o.port = rf_cfg.listen_port;
     o.token = relay_fixture_token(room, "sub", AUTH_ROLE_PARTICIPANT, 600);
     o.remb_bps = remb;
     o.rx_loss_pct = loss;
     o.send_nacks = loss > 0;
+    o.capture_srtp = loss > 0;
     o.socket_buffer = 1 << 20;
     char err[256];
     peer_t *p = g_peers[1] = peer_new(&o, err, sizeof err);
@@ -221,7 +224,7 @@ static void test_layer_switches(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("simulcast", HIGH_REMB, 0);
+    peer_t *sub = make_subscriber("simulcast", HIGH_REMB, 0, false);
     peer_t *pub = make_publisher("simulcast", 1, false);
     connect_pair(pub, sub);
     runner_t r;
@@ -276,7 +279,7 @@ static void test_lowest_first_offer(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("lowfirst", HIGH_REMB, 0);
+    peer_t *sub = make_subscriber("lowfirst", HIGH_REMB, 0, false);
     peer_t *pub = make_publisher("lowfirst", 1, true);
     connect_pair(pub, sub);
     runner_t r;
@@ -312,7 +315,7 @@ static void test_temporal_dropping(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("temporal", HIGH_REMB, 0);
+    peer_t *sub = make_subscriber("temporal", HIGH_REMB, 0, false);
     peer_t *pub = make_publisher("temporal", 3, false);
     connect_pair(pub, sub);
     runner_t r;
@@ -355,13 +358,14 @@ static void test_temporal_dropping(void **state)
 }
 
 /* Losses on a subscriber whose stream is thinned: it NACKs rewritten numbers, the relay maps them
- * back through the drops and resends exactly the missing packets (a wrong mapping would resend
+ * back through the drops and resends (as RTX, the rewritten number as OSN) exactly the missing
+ * packets (a wrong mapping would resend
  * one the subscriber has, or nothing), and never has to resend a dropped one. */
 static void test_nack_through_drops(void **state)
 {
     (void)state;
     lg_counters_t c0 = worker_counters();
-    peer_t *sub = make_subscriber("thinned", 40000, 20);
+    peer_t *sub = make_subscriber("thinned", 40000, 20, false);
     peer_t *pub = make_publisher("thinned", 3, false);
     connect_pair(pub, sub);
     runner_t r;
@@ -400,6 +404,60 @@ static void test_nack_through_drops(void **state)
     assert_int_equal(v.tid_packets[2], base.tid_packets[2]);
     assert_true(c1.temporal_dropped - c0.temporal_dropped >= 20);
     assert_true(c1.retransmitted - c0.retransmitted >= v.rtp_repaired);
+    /* the resends came as RTX (RFC 4588): new SRTP packets, none under a used index */
+    assert_true(ss.rtx_received >= v.rtp_repaired);
+    assert_int_equal(c1.rtx_sent - c0.rtx_sent, c1.retransmitted - c0.retransmitted);
+    assert_int_equal(ss.srtp_index_repeats, 0);
+    assert_int_equal(ss.srtp_index_reuse, 0);
+}
+
+/* Loss and NACK repair across layer switches (VP8 picture ids remapped, transport-cc numbers
+ * stamped per leg) for a subscriber without RTX: every resend goes in the original stream, i.e.
+ * under the SRTP index of its first send, so an on-path capture must see the same SRTP bytes each
+ * time a sequence number comes again. Different bytes would be AES-GCM nonce reuse (the leg's GHASH
+ * key given away). */
+static void test_resends_identical(void **state)
+{
+    (void)state;
+    lg_counters_t c0 = worker_counters();
+    peer_t *sub = make_subscriber("resend", HIGH_REMB, 10, true);
+    peer_t *pub = make_publisher("resend", 3, false);
+    connect_pair(pub, sub);
+    runner_t r;
+    runner_start(&r, pub);
+    uint32_t sender = peer_sender_id(pub);
+    static const struct {
+        unsigned remb;
+        uint8_t stream;
+    } plan[] = {{HIGH_REMB, STREAM_HIGH}, {200000, STREAM_LOW}, {HIGH_REMB, STREAM_HIGH}};
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        peer_set_remb(sub, plan[i].remb);
+        (void)wait_video(sub, sender, on_stream, &plan[i].stream, "layer");
+        assert_int_equal(peer_run(sub, 800), 0); /* losses and NACKs on this layer */
+    }
+    runner_stop(&r);
+    assert_int_equal(peer_run(sub, 300), 0); /* the last NACKs are answered */
+    peer_stats_t ss;
+    peer_get_stats(sub, &ss);
+    peer_stream_stats_t v;
+    assert_true(video_of(sub, sender, &v));
+    lg_counters_t c1 = worker_counters();
+    print_message("dropped %llu, NACKed %llu, repaired %llu, same index again: %llu identical, "
+                  "%llu different; relay: resent %llu, unsafe skipped %llu, duplicates %llu, "
+                  "switches %llu\n",
+                  (unsigned long long)ss.rx_dropped, (unsigned long long)ss.nacks_sent,
+                  (unsigned long long)v.rtp_repaired, (unsigned long long)ss.srtp_index_repeats,
+                  (unsigned long long)ss.srtp_index_reuse,
+                  (unsigned long long)(c1.retransmitted - c0.retransmitted),
+                  (unsigned long long)(c1.nack_unsafe_skipped - c0.nack_unsafe_skipped),
+                  (unsigned long long)(c1.duplicate_dropped - c0.duplicate_dropped),
+                  (unsigned long long)(c1.layer_switches - c0.layer_switches));
+    assert_true(ss.rx_dropped >= 10);
+    assert_true(c1.layer_switches - c0.layer_switches >= 2);
+    assert_true(v.rtp_repaired >= 5);         /* NACK repair worked */
+    assert_true(ss.srtp_index_repeats >= 5);  /* resends came under their first send's index */
+    assert_int_equal(ss.srtp_index_reuse, 0); /* and were byte-identical to it */
+    assert_int_equal(c1.srtp_reuse_refused, c0.srtp_reuse_refused); /* the router did its part */
 }
 
 static void tune(lg_config_t *cfg)
@@ -442,6 +500,7 @@ int main(void)
         cmocka_unit_test_teardown(test_lowest_first_offer, test_teardown),
         cmocka_unit_test_teardown(test_temporal_dropping, test_teardown),
         cmocka_unit_test_teardown(test_nack_through_drops, test_teardown),
+        cmocka_unit_test_teardown(test_resends_identical, test_teardown),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

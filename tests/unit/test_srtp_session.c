@@ -272,19 +272,93 @@ static void test_attacks_aes_cm(void **state)
     attacks(DTLS_SRTP_AES128_CM_SHA1_80);
 }
 
-/* The sender may protect the same sequence number again (a retransmission). */
+/* The sender protects an index again only as a verified identical resend: the same packet gives
+ * the same SRTP; other data under a used GCM index (nonce reuse) is refused. */
 static void test_repeat_tx(void **state)
 {
     srtp_session_t a, b;
     make_pair(DTLS_SRTP_AEAD_AES_128_GCM, &a, &b);
-    uint8_t p1[BUF], p2[BUF];
+    uint8_t p1[BUF], p2[BUF], p3[BUF];
     size_t l1 = make_rtp(p1, 500, 9, 100), l2 = make_rtp(p2, 500, 9, 100);
     assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), 0);
-    assert_int_equal(srtp_session_protect_rtp(&a, p2, &l2, sizeof p2), 0);
+    /* not marked as a resend: refused, even though it happens to be identical */
+    size_t l3 = make_rtp(p3, 500, 9, 100);
+    int rc = srtp_session_protect_rtp(&a, p3, &l3, sizeof p3);
+    assert_int_equal(rc, LG_EREUSE);
+    assert_int_equal(srtp_session_reason(rc), SRTP_SESSION_REPLAY_FAIL);
+    assert_int_equal(l3, make_rtp(p2, 500, 9, 100)); /* length unchanged */
+    assert_int_equal(srtp_session_protect_rtp_resend(&a, p2, &l2, sizeof p2), 0);
     assert_int_equal(l1, l2);
     assert_memory_equal(p1, p2, l1); /* same packet, same keystream: nothing new revealed */
+    /* a different header (a new transport-cc number) under the same index */
+    l3 = make_rtp(p3, 500, 9, 100);
+    p3[12] ^= 1;
+    assert_int_equal(srtp_session_protect_rtp(&a, p3, &l3, sizeof p3), LG_EREUSE);
+    /* a late first send (behind the highest index, never protected) is fine, once */
+    l1 = make_rtp(p1, 510, 9, 100);
+    assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), 0);
+    l1 = make_rtp(p1, 505, 9, 100);
+    assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), 0);
+    assert_int_equal(srtp_session_unprotect_rtp(&b, p1, &l1), 0);
+    l1 = make_rtp(p1, 505, 9, 60);
+    assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), LG_EREUSE);
+    /* the same sequence number on another SSRC is another index */
+    l1 = make_rtp(p1, 505, 10, 60);
+    assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), 0);
     srtp_session_free(&a);
     srtp_session_free(&b);
+}
+
+/* AES-CM: a used index is refused as well (the same keystream over other data reveals the XOR of
+ * the plaintexts); a verified resend gives the same bytes, and libsrtp's receiver takes it. */
+static void test_repeat_tx_aes_cm(void **state)
+{
+    srtp_session_t a, b;
+    make_pair(DTLS_SRTP_AES128_CM_SHA1_80, &a, &b);
+    uint8_t p1[BUF], p2[BUF], p3[BUF];
+    size_t l1 = make_rtp(p1, 700, 9, 100), l2 = make_rtp(p2, 700, 9, 100);
+    size_t l3 = make_rtp(p3, 700, 9, 100);
+    p3[12] ^= 1;
+    assert_int_equal(srtp_session_protect_rtp(&a, p1, &l1, sizeof p1), 0);
+    assert_int_equal(srtp_session_protect_rtp(&a, p3, &l3, sizeof p3), LG_EREUSE);
+    assert_int_equal(srtp_session_protect_rtp_resend(&a, p2, &l2, sizeof p2), 0);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(p1, p2, l1);
+    assert_int_equal(srtp_session_unprotect_rtp(&b, p2, &l2), 0);
+    l3 = make_rtp(p3, 690, 9, 100); /* late, never sent: fine */
+    assert_int_equal(srtp_session_protect_rtp(&a, p3, &l3, sizeof p3), 0);
+    srtp_session_free(&a);
+    srtp_session_free(&b);
+}
+
+/* srtp_gcm's sent bitmap across the 16-bit wrap and a jump of more than the window: an index is
+ * used once per ROC, and what the window forgot is refused as too old, never re-protected. */
+static void test_gcm_reuse_window(void **state)
+{
+    srtp_gcm_tx_t tx;
+    uint8_t key[16] = {1}, salt[12] = {2}, p[BUF];
+    assert_int_equal(srtp_gcm_tx_init(&tx, key, salt, 1024), 0);
+    size_t n;
+    for (uint32_t i = 65000; i < 65536 + 100; i++) {
+        n = make_rtp(p, (uint16_t)i, 5, 40);
+        assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, false), 0);
+    }
+    n = make_rtp(p, 65535, 5, 41); /* before the wrap, other data */
+    assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, false), LG_EREUSE);
+    n = make_rtp(p, 99, 5, 41);
+    assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, false), LG_EREUSE);
+    n = make_rtp(p, 99, 5, 40);
+    assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, true), 0);
+    n = make_rtp(p, 64000, 5, 40); /* ROC 0 yet more than the window behind: too old */
+    assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, false), LG_EREPLAY);
+    n = make_rtp(p, 5000, 5, 40); /* far ahead: the bitmap starts over */
+    assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, false), 0);
+    n = make_rtp(p, 4999, 5, 40); /* its bit was cleared by the jump, never set: a first send */
+    assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, false), 0);
+    n = make_rtp(p, 4999, 5, 40);
+    assert_int_equal(srtp_gcm_tx_protect(&tx, p, &n, sizeof p, false), LG_EREUSE);
+    srtp_gcm_tx_free(&tx);
+    assert_int_equal(srtp_gcm_tx_init(&tx, key, salt, SRTP_GCM_MAX_WINDOW + 1), LG_EINVAL);
 }
 
 static void test_bad_params(void **state)
@@ -387,6 +461,13 @@ static void test_gcm_matches_libsrtp(void **state)
         memcpy(b, a, la);
         int lb = (int)la;
         int rc = srtp_session_protect_rtp(&s, a, &la, sizeof a);
+        bool again = false; /* the plan repeats (ssrc, seq): a resend, under the same index */
+        for (size_t j = 0; j < i; j++)
+            again |= plan[j].ssrc == plan[i].ssrc && plan[j].seq == plan[i].seq;
+        if (again && rc == LG_EREUSE) { /* never as a first send; as a resend, like libsrtp */
+            la = make_rtp(a, plan[i].seq, ssrcs[plan[i].ssrc], 20 + i * 37);
+            rc = srtp_session_protect_rtp_resend(&s, a, &la, sizeof a);
+        }
         srtp_err_status_t st = srtp_protect(ref, b, &lb);
         if (st != srtp_err_status_ok) {
             print_message("packet %zu: libsrtp refused (%d)\n", i, (int)st);
@@ -397,8 +478,8 @@ static void test_gcm_matches_libsrtp(void **state)
         assert_int_equal(la, (size_t)lb);
         assert_memory_equal(a, b, la);
     }
-    /* 2000 packets later, the first one is out of both windows */
-    for (uint16_t q = 1; q <= 2000; q++) {
+    /* 2000 packets later, the first one is out of both windows (seq 1 was sent already) */
+    for (uint16_t q = 2; q <= 2000; q++) {
         uint8_t a[BUF], b[BUF];
         size_t la = make_rtp(a, q, ssrcs[2], 10);
         memcpy(b, a, la);
@@ -614,6 +695,8 @@ int main(void)
         cmocka_unit_test(test_attacks_gcm),
         cmocka_unit_test(test_attacks_aes_cm),
         cmocka_unit_test(test_repeat_tx),
+        cmocka_unit_test(test_gcm_reuse_window),
+        cmocka_unit_test(test_repeat_tx_aes_cm),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_gcm_matches_libsrtp),
         cmocka_unit_test(test_gcm_many_ssrcs),
